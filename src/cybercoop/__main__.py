@@ -1,0 +1,5 @@
+"""`python -m cybercoop` is the `cybercoop` command."""
+
+from cybercoop.cli import main
+
+main()

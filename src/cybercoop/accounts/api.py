@@ -1,0 +1,144 @@
+"""The accounts API: who am I, my language, my API tokens; and token authentication."""
+
+import datetime as dt
+import logging
+from typing import Literal
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone, translation
+from ninja import Router, Schema, Status
+from ninja.security import HttpBearer
+from pydantic import Field
+
+from cybercoop.accounts import selectors, services
+from cybercoop.accounts.models import ApiToken, User
+from cybercoop.core import clock
+from cybercoop.core.api import ERRORS
+from cybercoop.core.permissions import Permission, require
+
+logger = logging.getLogger(__name__)
+router = Router(tags=["accounts"])
+
+
+class ApiTokenAuth(HttpBearer):
+    """`Authorization: Bearer cc_…`: a personal token, issued on the API tokens page or by the CLI."""
+
+    openapi_description = "Personal API token (cc_…), sent as `Authorization: Bearer <token>`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = selectors.user_for_token(raw=token, now=clock.now())
+        if user is None:
+            # Logged without the token itself; no audit entry, so a flood of bad tokens cannot flood the chain.
+            logger.warning("API request with an invalid token refused")
+            return None
+        request.user = user
+        translation.activate(user.language)
+        request.LANGUAGE_CODE = user.language  # type: ignore[attr-defined]
+        timezone.activate(user.body.zone)
+        return user
+
+
+class PartyRef(Schema):
+    code: str
+    name: str
+
+
+class BodyRef(Schema):
+    code: str
+    name: str
+    party: PartyRef
+
+
+class MeOut(Schema):
+    username: str
+    full_name: str
+    position: str
+    role: str
+    role_label: str
+    language: str
+    time_zone: str
+    body: BodyRef
+
+
+class LanguageIn(Schema):
+    language: Literal["ru", "kk", "en"] = Field(description="Interface language: ru, kk or en.")
+
+
+class TokenIn(Schema):
+    name: str = Field(min_length=1, max_length=100, description="A name to recognise the token by.")
+    valid_days: int | None = Field(default=None, ge=1, le=366, description="Days of validity; none = until revoked.")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenIssuedOut(TokenOut):
+    token: str = Field(description="The token itself. It is shown only in this answer.")
+
+
+def _me(user: User) -> MeOut:
+    body = user.body
+    return MeOut(
+        username=user.username,
+        full_name=user.full_name,
+        position=user.position,
+        role=user.role,
+        role_label=str(user.get_role_display()),
+        language=user.language,
+        time_zone=str(body.zone),
+        body=BodyRef(code=body.code, name=body.name, party=PartyRef(code=body.party.code, name=body.party.name)),
+    )
+
+
+def _token(token: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=token.pk,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+@router.get("/me", response={200: MeOut, **ERRORS}, summary="Who I am")
+def me(request: HttpRequest):
+    """The caller's user, body, Party, role and interface language."""
+    require(request.user, Permission.USE_API)
+    return _me(request.user)
+
+
+@router.put("/me/language", response={200: MeOut, **ERRORS}, summary="Change my interface language")
+def change_language(request: HttpRequest, payload: LanguageIn):
+    """Keep a new interface language for the caller; the answer is already in it."""
+    require(request.user, Permission.USE_API)
+    user = services.set_language(user=request.user, language=payload.language)
+    translation.activate(user.language)
+    return _me(user)
+
+
+@router.get("/me/tokens", response={200: list[TokenOut], **ERRORS}, summary="My API tokens")
+def list_tokens(request: HttpRequest):
+    require(request.user, Permission.MANAGE_OWN_TOKENS)
+    return [_token(t) for t in selectors.tokens_of(user=request.user)]
+
+
+@router.post("/me/tokens", response={201: TokenIssuedOut, **ERRORS}, summary="Issue an API token")
+def issue_token(request: HttpRequest, payload: TokenIn):
+    require(request.user, Permission.MANAGE_OWN_TOKENS)
+    token, raw = services.issue_api_token(user=request.user, name=payload.name, valid_days=payload.valid_days)
+    return Status(201, TokenIssuedOut(**_token(token).model_dump(), token=raw))
+
+
+@router.post("/me/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS}, summary="Revoke an API token")
+def revoke_token(request: HttpRequest, token_id: int):
+    require(request.user, Permission.MANAGE_OWN_TOKENS)
+    token = get_object_or_404(selectors.tokens_of(user=request.user), pk=token_id)
+    return _token(services.revoke_api_token(token=token, actor=request.user))

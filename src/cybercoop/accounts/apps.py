@@ -1,0 +1,10 @@
+"""Accounts: users, their body and role, sign-in, interface language and API tokens."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "cybercoop.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts")

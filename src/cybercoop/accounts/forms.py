@@ -1,0 +1,55 @@
+"""Forms of the accounts screens: field-level validation only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+
+class SignInForm(AuthenticationForm):
+    """User name and password, with messages in the user's language."""
+
+    error_messages = {
+        "invalid_login": _(
+            "Wrong user name or password. Both are case-sensitive; check the keyboard layout and Caps Lock."
+        ),
+        "inactive": _("This account is disabled. Ask your body's registrar."),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("User name")
+        self.fields["username"].error_messages["required"] = _("Enter your user name.")
+        self.fields["password"].label = _("Password")
+        self.fields["password"].error_messages["required"] = _("Enter your password.")
+
+
+class LanguageForm(forms.Form):
+    """The language switch in the header."""
+
+    language = forms.CharField(max_length=16, error_messages={"required": _("Choose a language.")})
+    next = forms.CharField(required=False, max_length=2000)
+
+
+class TokenForm(forms.Form):
+    """Issue a personal API token."""
+
+    name = forms.CharField(
+        label=_("Token name"),
+        max_length=100,
+        help_text=_("For example, the name of the program that will use it."),
+        error_messages={"required": _("Give the token a name, so you can recognise it later.")},
+    )
+    valid_days = forms.IntegerField(
+        label=_("Valid for (days)"),
+        required=False,
+        min_value=1,
+        max_value=366,
+        help_text=_("Leave empty for a token that is valid until you revoke it."),
+        error_messages={
+            "invalid": _("Enter a whole number of days."),
+            "min_value": _("A token may be valid from 1 to 366 days."),
+            "max_value": _("A token may be valid from 1 to 366 days."),
+        },
+    )

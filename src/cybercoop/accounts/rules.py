@@ -1,0 +1,58 @@
+"""Roles and the one table of who may do what.
+
+Every permission check in the system comes here, through `User.has_perm()` (views, API and tasks
+alike): the role must hold the permission, and an object rule registered by the object's domain
+(`core.permissions.register_object_rule`) may narrow it further.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cybercoop.core.permissions import Permission
+
+
+class Role(models.TextChoices):
+    """A user's role in their body (P6.5: only the head or a deputy signs)."""
+
+    OFFICER = "officer", _("Officer")
+    HEAD = "head", _("Head of body")
+    DEPUTY = "deputy", _("Deputy head")
+    REGISTRAR = "registrar", _("Registrar")
+    SECRETARIAT = "secretariat", _("Secretariat officer")
+    AUDITOR = "auditor", _("Auditor")
+
+
+_EVERYONE = frozenset(
+    {Permission.VIEW_HOME, Permission.USE_API, Permission.MANAGE_OWN_TOKENS, Permission.VIEW_REGISTRY}
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OFFICER: _EVERYONE,
+    Role.HEAD: _EVERYONE,
+    Role.DEPUTY: _EVERYONE,
+    Role.REGISTRAR: _EVERYONE,
+    Role.SECRETARIAT: _EVERYONE,
+    Role.AUDITOR: _EVERYONE | {Permission.VIEW_AUDIT_LOG, Permission.VERIFY_AUDIT_CHAIN},
+}
+
+
+def role_has_permission(role: str, permission: str) -> bool:
+    """True if `role` holds `permission`; unknown roles and permissions hold nothing."""
+    try:
+        return Permission(permission) in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+# API tokens: "cc_" + 8-character public prefix + "_" + 43-character secret.
+TOKEN_PATTERN = re.compile(r"^cc_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+
+
+def parse_token(raw: str) -> str | None:
+    """The public prefix of a well-formed token, or None for anything else."""
+    match = TOKEN_PATTERN.match(raw.strip())
+    return match.group(1) if match else None

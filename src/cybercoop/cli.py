@@ -1,0 +1,97 @@
+"""The `cybercoop` command: run a node, its worker, the demo, and the project's administrative commands.
+
+cybercoop serve            the production web server (gunicorn)
+cybercoop worker           the background worker (django-tasks database worker)
+cybercoop demo             migrate, seed and start the demonstration on 127.0.0.1
+cybercoop audit verify     walk the audit chain and report the first broken or missing entry
+cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
+cybercoop manage …         any Django management command (migrate, create_api_token, …)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+SETTINGS = "cybercoop.settings"
+
+# Top-level verbs that are management commands of the same name, with their own sub-commands.
+COMMAND_ALIASES = {
+    "audit": "Audit log: `cybercoop audit verify`.",
+    "rules": "Rule catalogue: `cybercoop rules report`.",
+    "i18n": "Translations: `cybercoop i18n extract|compile|check`.",
+}
+
+
+def _django(argv: Sequence[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["cybercoop manage", *argv])
+
+
+def _serve(args: argparse.Namespace) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    from cybercoop.core.server import run_server
+
+    run_server(bind=args.bind, workers=args.workers)
+
+
+def _worker(args: argparse.Namespace) -> None:
+    _django(["db_worker", *args.rest])
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from cybercoop.demo.runner import run_demo
+
+    run_demo(base_port=args.port, data_dir=args.data_dir, reset=args.reset)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cybercoop",
+        description="CyberCoop node: cooperation of CSTO member states against crime in the information sphere.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="Run the production web server (gunicorn).")
+    serve.add_argument("--bind", default=os.environ.get("CYBERCOOP_BIND", "127.0.0.1:8000"))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("CYBERCOOP_WEB_WORKERS", "2")))
+    serve.set_defaults(handler=_serve)
+
+    worker = sub.add_parser("worker", help="Run the background worker.")
+    worker.add_argument("rest", nargs=argparse.REMAINDER)
+    worker.set_defaults(handler=_worker)
+
+    demo = sub.add_parser("demo", help="Migrate, seed and serve the demonstration on 127.0.0.1.")
+    demo.add_argument("--port", type=int, default=8000, help="Port of the first node (default 8000).")
+    demo.add_argument("--data-dir", default="var/demo", help="Where the demo nodes keep their data.")
+    demo.add_argument("--reset", action="store_true", help="Delete the demo's data first.")
+    demo.set_defaults(handler=_demo)
+
+    manage = sub.add_parser("manage", help="Run a Django management command.", add_help=False)
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(handler=lambda a: _django(a.rest))
+
+    for name, text in COMMAND_ALIASES.items():
+        alias = sub.add_parser(name, help=text, add_help=False)
+        alias.add_argument("rest", nargs=argparse.REMAINDER)
+        alias.set_defaults(handler=lambda a, name=name: _django([name, *a.rest]))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        sys.exit(2)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The vocabulary of permissions, and the one entry point every view, API operation and task uses.
+
+Which role holds which permission is decided in one table, `accounts.rules.ROLE_PERMISSIONS`, and
+applied by `accounts.backends.RoleBackend` through Django's `user.has_perm()`. Object-level rules
+("only the two bodies of a case") are registered here by the domain that owns the object, from its
+`AppConfig.ready()`, so a lower domain never imports a higher one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+
+class Permission(StrEnum):
+    """Every permission in the system: `domain.verb_noun`."""
+
+    VIEW_HOME = "core.view_home"
+    USE_API = "accounts.use_api"
+    MANAGE_OWN_TOKENS = "accounts.manage_own_tokens"
+    VIEW_AUDIT_LOG = "audit.view_log"
+    VERIFY_AUDIT_CHAIN = "audit.verify_chain"
+    VIEW_REGISTRY = "registry.view"
+
+
+ObjectRule = Callable[[Any, Any], bool]
+_object_rules: dict[str, ObjectRule] = {}
+
+
+def register_object_rule(permission: Permission) -> Callable[[ObjectRule], ObjectRule]:
+    """Decorator: `fn(user, obj) -> bool` further restricts `permission` on a given object."""
+
+    def decorator(fn: ObjectRule) -> ObjectRule:
+        if permission in _object_rules:
+            raise ValueError(f"an object rule for {permission} is already registered")
+        _object_rules[permission] = fn
+        return fn
+
+    return decorator
+
+
+def object_rule(permission: str) -> ObjectRule | None:
+    """The object-level rule registered for `permission`, if any."""
+    return _object_rules.get(permission)
+
+
+def require(user: Any, permission: Permission, obj: Any = None) -> None:
+    """Raise PermissionDenied unless `user` holds `permission` (on `obj`, when given)."""
+    if not user.has_perm(permission, obj):
+        raise PermissionDenied(permission)

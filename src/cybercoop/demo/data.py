@@ -1,0 +1,155 @@
+"""The demonstration's Parties, bodies and people. The people are fictional."""
+
+from __future__ import annotations
+
+# (code, kind, time zone, name ru, name kk, name en)
+PARTIES = [
+    ("AM", "state", "Asia/Yerevan", "Республика Армения", "Армения Республикасы", "Republic of Armenia"),
+    ("BY", "state", "Europe/Minsk", "Республика Беларусь", "Беларусь Республикасы", "Republic of Belarus"),
+    (
+        "KZ",
+        "state",
+        "Asia/Almaty",
+        "Республика Казахстан",
+        "Қазақстан Республикасы",
+        "Republic of Kazakhstan",
+    ),
+    ("KG", "state", "Asia/Bishkek", "Кыргызская Республика", "Қырғыз Республикасы", "Kyrgyz Republic"),
+    ("RU", "state", "Europe/Moscow", "Российская Федерация", "Ресей Федерациясы", "Russian Federation"),
+    (
+        "TJ",
+        "state",
+        "Asia/Dushanbe",
+        "Республика Таджикистан",
+        "Тәжікстан Республикасы",
+        "Republic of Tajikistan",
+    ),
+    (
+        "CSTO",
+        "organisation",
+        "Europe/Moscow",
+        "Организация Договора о коллективной безопасности",
+        "Ұжымдық қауіпсіздік туралы шарт ұйымы",
+        "Collective Security Treaty Organization",
+    ),
+]
+
+# (party, code, kind, name ru, name kk, name en)
+BODIES = [
+    (
+        "AM",
+        "AM-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Республики Армения",
+        "Армения Республикасының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Republic of Armenia",
+    ),
+    (
+        "BY",
+        "BY-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Республики Беларусь",
+        "Беларусь Республикасының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Republic of Belarus",
+    ),
+    (
+        "KZ",
+        "KZ-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Республики Казахстан",
+        "Қазақстан Республикасының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Republic of Kazakhstan",
+    ),
+    (
+        "KZ",
+        "KZ-NSC",
+        "security_service",
+        "Комитет национальной безопасности Республики Казахстан",
+        "Қазақстан Республикасының Ұлттық қауіпсіздік комитеті",
+        "National Security Committee of the Republic of Kazakhstan",
+    ),
+    (
+        "KZ",
+        "KZ-PGO",
+        "prosecution",
+        "Генеральная прокуратура Республики Казахстан",
+        "Қазақстан Республикасының Бас прокуратурасы",
+        "Prosecutor General's Office of the Republic of Kazakhstan",
+    ),
+    (
+        "KG",
+        "KG-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Кыргызской Республики",
+        "Қырғыз Республикасының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Kyrgyz Republic",
+    ),
+    (
+        "RU",
+        "RU-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Российской Федерации",
+        "Ресей Федерациясының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Russian Federation",
+    ),
+    (
+        "RU",
+        "RU-FSB",
+        "security_service",
+        "Федеральная служба безопасности Российской Федерации",
+        "Ресей Федерациясының Федералдық қауіпсіздік қызметі",
+        "Federal Security Service of the Russian Federation",
+    ),
+    (
+        "TJ",
+        "TJ-MIA",
+        "law_enforcement",
+        "Министерство внутренних дел Республики Таджикистан",
+        "Тәжікстан Республикасының Ішкі істер министрлігі",
+        "Ministry of Internal Affairs of the Republic of Tajikistan",
+    ),
+    (
+        "CSTO",
+        "CSTO-SEC",
+        "secretariat",
+        "Секретариат Организации Договора о коллективной безопасности",
+        "Ұжымдық қауіпсіздік туралы шарт ұйымының Хатшылығы",
+        "Secretariat of the Collective Security Treaty Organization",
+    ),
+]
+
+# (username, body, role, full name, position)
+USERS = [
+    (
+        "kz.officer",
+        "KZ-MIA",
+        "officer",
+        "Ахметов Ерлан Серикович",
+        "Старший оперуполномоченный по особо важным делам",
+    ),
+    ("kz.head", "KZ-MIA", "head", "Жумабаев Марат Кайратович", "Министр внутренних дел"),
+    ("kz.deputy", "KZ-MIA", "deputy", "Нурланова Айгерим Болатовна", "Заместитель министра внутренних дел"),
+    ("kz.registrar", "KZ-MIA", "registrar", "Сейткали Дана Ерлановна", "Главный специалист-регистратор"),
+    (
+        "kz.auditor",
+        "KZ-MIA",
+        "auditor",
+        "Омаров Тимур Асланович",
+        "Главный аудитор информационной безопасности",
+    ),
+    ("ru.officer", "RU-MIA", "officer", "Петров Алексей Викторович", "Старший оперуполномоченный"),
+    ("ru.head", "RU-MIA", "head", "Соколов Игорь Николаевич", "Министр внутренних дел"),
+    ("ru.deputy", "RU-MIA", "deputy", "Кузнецова Ольга Сергеевна", "Заместитель министра внутренних дел"),
+    ("ru.registrar", "RU-MIA", "registrar", "Морозов Дмитрий Павлович", "Главный специалист-регистратор"),
+    ("ru.auditor", "RU-MIA", "auditor", "Васильева Елена Андреевна", "Аудитор информационной безопасности"),
+    ("am.officer", "AM-MIA", "officer", "Саргсян Арам Ованесович", "Старший оперуполномоченный"),
+    ("am.head", "AM-MIA", "head", "Григорян Левон Ашотович", "Министр внутренних дел"),
+    ("by.officer", "BY-MIA", "officer", "Ковалев Андрей Иванович", "Старший оперуполномоченный"),
+    ("by.head", "BY-MIA", "head", "Новик Сергей Петрович", "Министр внутренних дел"),
+    ("kg.officer", "KG-MIA", "officer", "Токтогулов Азамат Бакытович", "Старший оперуполномоченный"),
+    ("kg.head", "KG-MIA", "head", "Абдыкадыров Нурбек Темирович", "Министр внутренних дел"),
+    ("tj.officer", "TJ-MIA", "officer", "Рахимов Фаррух Саидович", "Старший оперуполномоченный"),
+    ("tj.head", "TJ-MIA", "head", "Назаров Бахтиёр Шарипович", "Министр внутренних дел"),
+    ("csto.secretariat", "CSTO-SEC", "secretariat", "Белова Наталья Юрьевна", "Референт Секретариата ОДКБ"),
+    ("csto.auditor", "CSTO-SEC", "auditor", "Ким Виктор Олегович", "Аудитор Секретариата ОДКБ"),
+]

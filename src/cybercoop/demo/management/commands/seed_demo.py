@@ -1,0 +1,28 @@
+"""`cybercoop manage seed_demo`: create the demonstration's Parties, bodies and users."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from cybercoop.demo.password import demo_password
+from cybercoop.demo.seed import seed
+
+
+class Command(BaseCommand):
+    help = "Create the demo Parties, competent bodies and a user of every role (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the logins as JSON.")
+
+    def handle(self, *args, **options):
+        password = demo_password(settings.DATA_DIR)
+        logins = seed(password=password)
+        if options["json"]:
+            self.stdout.write(json.dumps([login.__dict__ for login in logins], ensure_ascii=False))
+            return
+        self.stdout.write(f"{len(logins)} demo users; password for all: {password}")
+        for login in logins:
+            self.stdout.write(f"  {login.username:<18} {login.role:<12} {login.body:<10} {login.full_name}")

@@ -1,0 +1,51 @@
+"""Test-only ways around the audit log's protections, to play the attacker with database access."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+
+from django.db import connection
+
+TABLE = "audit_auditentry"
+
+
+def _migration():
+    return importlib.import_module("cybercoop.audit.migrations.0002_append_only_triggers")
+
+
+@contextlib.contextmanager
+def triggers_disabled() -> Iterator[None]:
+    """Lift the append-only triggers inside the test's transaction (rolled back with it)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Replica mode skips user triggers for this transaction (the test database's user is a superuser).
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            cursor.execute("DROP TRIGGER audit_entry_no_update")
+            cursor.execute("DROP TRIGGER audit_entry_no_delete")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL session_replication_role = origin")
+            else:
+                for statement in _migration().SQLITE_UP:
+                    cursor.execute(statement)
+
+
+def raw(sql: str, params: list | tuple = ()) -> None:
+    """Run SQL behind the application's back."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def force_update(pk: int, **values) -> None:
+    """UPDATE one entry with the ORM's plain queryset (the model's own refuses); triggers must be off."""
+    from django.db.models import QuerySet
+
+    from cybercoop.audit.models import AuditEntry
+
+    QuerySet(AuditEntry).filter(pk=pk).update(**values)

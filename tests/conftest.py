@@ -1,0 +1,110 @@
+"""Shared fixtures: settings for tests, the frozen clock, and the personas of STYLE.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cybercoop.core import clock as clock_module
+from cybercoop.core.rules_ref import is_known
+from tests.accounts.factories import UserFactory
+from tests.registry.factories import BodyFactory, PartyFactory
+
+START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked with a rule ID the catalogue does not know stops the run."""
+    unknown = sorted(
+        {
+            f"{item.nodeid}: {rule_id}"
+            for item in items
+            for mark in item.iter_markers("rule")
+            for rule_id in mark.args
+            if not is_known(rule_id)
+        }
+    )
+    if unknown:
+        raise pytest.UsageError("Unknown rule IDs in @pytest.mark.rule: " + "; ".join(unknown))
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Fast password hashing; plain static storage (no collectstatic in unit tests)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def clock():
+    """A frozen clock at 2026-11-23 09:00 UTC that the test can move with `clock.advance()`."""
+    with clock_module.use_clock(clock_module.FrozenClock(START)) as frozen:
+        yield frozen
+
+
+# --- personas: body A (Kazakhstan), body B (Russia), and an outsider (Armenia) ----------------------
+
+
+@pytest.fixture
+def kz_body(db):
+    return BodyFactory(kazakh=True)
+
+
+@pytest.fixture
+def ru_body(db):
+    return BodyFactory(russian=True)
+
+
+@pytest.fixture
+def outsider_body(db):
+    return BodyFactory(party=PartyFactory(code="AM", name_ru="Республика Армения", time_zone="Asia/Yerevan"))
+
+
+@pytest.fixture
+def kz_officer(kz_body):
+    return UserFactory(username="kz.officer", body=kz_body, role="officer")
+
+
+@pytest.fixture
+def kz_head(kz_body):
+    return UserFactory(username="kz.head", body=kz_body, role="head")
+
+
+@pytest.fixture
+def kz_deputy(kz_body):
+    return UserFactory(username="kz.deputy", body=kz_body, role="deputy")
+
+
+@pytest.fixture
+def kz_auditor(kz_body):
+    return UserFactory(username="kz.auditor", body=kz_body, role="auditor")
+
+
+@pytest.fixture
+def ru_officer(ru_body):
+    return UserFactory(username="ru.officer", body=ru_body, role="officer")
+
+
+@pytest.fixture
+def ru_head(ru_body):
+    return UserFactory(username="ru.head", body=ru_body, role="head")
+
+
+@pytest.fixture
+def ru_deputy(ru_body):
+    return UserFactory(username="ru.deputy", body=ru_body, role="deputy")
+
+
+@pytest.fixture
+def ru_auditor(ru_body):
+    return UserFactory(username="ru.auditor", body=ru_body, role="auditor")
+
+
+@pytest.fixture
+def outsider(outsider_body):
+    """A user of a third Party's body: must see nothing of the others' business."""
+    return UserFactory(username="am.officer", body=outsider_body, role="officer")

@@ -1,0 +1,73 @@
+"""Factories for the registry's Parties and bodies."""
+
+from __future__ import annotations
+
+import factory
+from factory.django import DjangoModelFactory
+
+from cybercoop.registry.models import Body, Party
+
+
+class PartyFactory(DjangoModelFactory):
+    class Meta:
+        model = Party
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"P{n:02d}")
+    kind = "state"
+    time_zone = "Asia/Almaty"
+    name_ru = factory.LazyAttribute(lambda o: f"Сторона {o.code}")
+    name_kk = factory.LazyAttribute(lambda o: f"{o.code} Тарабы")
+    name_en = factory.LazyAttribute(lambda o: f"Party {o.code}")
+
+    class Params:
+        kazakhstan = factory.Trait(
+            code="KZ",
+            time_zone="Asia/Almaty",
+            name_ru="Республика Казахстан",
+            name_kk="Қазақстан Республикасы",
+            name_en="Republic of Kazakhstan",
+        )
+        russia = factory.Trait(
+            code="RU",
+            time_zone="Europe/Moscow",
+            name_ru="Российская Федерация",
+            name_kk="Ресей Федерациясы",
+            name_en="Russian Federation",
+        )
+        secretariat = factory.Trait(
+            code="CSTO",
+            kind="organisation",
+            time_zone="Europe/Moscow",
+            name_ru="Организация Договора о коллективной безопасности",
+            name_en="Collective Security Treaty Organization",
+        )
+
+
+class BodyFactory(DjangoModelFactory):
+    class Meta:
+        model = Body
+        django_get_or_create = ("code",)
+
+    party = factory.SubFactory(PartyFactory)
+    code = factory.Sequence(lambda n: f"B-{n:03d}")
+    kind = "law_enforcement"
+    name_ru = factory.LazyAttribute(lambda o: f"Орган {o.code}")
+    name_kk = factory.LazyAttribute(lambda o: f"{o.code} органы")
+    name_en = factory.LazyAttribute(lambda o: f"Body {o.code}")
+
+    class Params:
+        kazakh = factory.Trait(
+            party=factory.SubFactory(PartyFactory, kazakhstan=True),
+            code="KZ-MIA",
+            name_ru="Министерство внутренних дел Республики Казахстан",
+            name_kk="Қазақстан Республикасының Ішкі істер министрлігі",
+            name_en="Ministry of Internal Affairs of the Republic of Kazakhstan",
+        )
+        russian = factory.Trait(
+            party=factory.SubFactory(PartyFactory, russia=True),
+            code="RU-MIA",
+            name_ru="Министерство внутренних дел Российской Федерации",
+            name_kk="Ресей Федерациясының Ішкі істер министрлігі",
+            name_en="Ministry of Internal Affairs of the Russian Federation",
+        )
