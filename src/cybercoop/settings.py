@@ -262,3 +262,4 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "cybercoop.core.views.csrf_failure"
+FORMAT_MODULE_PATH = ["cybercoop.formats"]

@@ -131,3 +131,18 @@ def test_the_openapi_schema_and_docs_are_served(client, db):
 def test_session_sign_in_also_works_for_the_api(client, kz_officer):
     client.force_login(kz_officer)
     assert client.get("/api/v1/me").json()["username"] == "kz.officer"
+
+
+def test_nul_characters_get_a_field_error_not_a_crash(client, kz_auditor):
+    _token, raw = services.issue_api_token(user=kz_auditor, name="x")
+    r = client.get("/api/v1/audit/entries", {"actor": "a\x00b"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "actor"
+    r = client.post(
+        "/api/v1/me/tokens",
+        json.dumps({"name": "bad\u0000name"}),
+        "application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "name"

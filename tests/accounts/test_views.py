@@ -59,6 +59,13 @@ def test_an_empty_form_is_refused_field_by_field_without_an_audit_entry(client, 
     assert AuditEntry.objects.count() == 0
 
 
+def test_a_user_name_with_a_nul_character_is_refused_cleanly(client, kz_officer):
+    r = client.post(SIGN_IN, {"username": "kz.officer\x00", "password": "x"})
+    assert r.status_code == 200
+    assert "Нулевые символы недопустимы." in r.content.decode()
+    assert AuditEntry.objects.count() == 0
+
+
 def test_repeated_failures_lock_the_account_out(client, kz_officer, settings):
     for _attempt in range(settings.AXES_FAILURE_LIMIT):
         _sign_in(client, "kz.officer", "wrong")

@@ -47,6 +47,18 @@ def test_filters_narrow_the_log(client, log, kz_auditor):
     assert rows.count("<tr>") == 1
 
 
+def test_the_log_filters_by_body(client, log, kz_auditor, kz_body):
+    from tests.registry.factories import BodyFactory
+
+    other = BodyFactory(party=kz_body.party, code="KZ-NSC")
+    services.record(action=AuditAction.SIGNED_IN, body=other)
+    client.force_login(kz_auditor)
+    html = client.get("/audit/", {"body": "kz-nsc", "action": "accounts:session:signed_in"}).content.decode()
+    rows = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == 1
+    assert "KZ-NSC" in rows
+
+
 def test_bad_filters_are_refused_field_by_field(client, log, kz_auditor):
     client.force_login(kz_auditor)
     r = client.get("/audit/", {"since": "yesterday", "action": "audit:everything:deleted"})

@@ -36,3 +36,11 @@ def test_use_clock_swaps_the_process_clock_and_restores_it():
     with clock.use_clock(frozen):
         assert clock.now() == dt.datetime(2030, 5, 1, tzinfo=dt.UTC)
     assert clock.get_clock() is before
+
+
+def test_kazakh_dates_use_the_24_hour_clock(settings):
+    from django.utils import formats, translation
+
+    at = dt.datetime(2026, 11, 23, 16, 27, tzinfo=dt.UTC)
+    with translation.override("kk"):
+        assert formats.date_format(at, "DATETIME_FORMAT") == "23.11.2026 16:27"

@@ -14,7 +14,7 @@ from pydantic import Field
 from cybercoop.accounts import selectors, services
 from cybercoop.accounts.models import ApiToken, User
 from cybercoop.core import clock
-from cybercoop.core.api import ERRORS
+from cybercoop.core.api import ERRORS, InputSchema
 from cybercoop.core.permissions import Permission, require
 
 logger = logging.getLogger(__name__)
@@ -61,11 +61,11 @@ class MeOut(Schema):
     body: BodyRef
 
 
-class LanguageIn(Schema):
+class LanguageIn(InputSchema):
     language: Literal["ru", "kk", "en"] = Field(description="Interface language: ru, kk or en.")
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: str = Field(min_length=1, max_length=100, description="A name to recognise the token by.")
     valid_days: int | None = Field(default=None, ge=1, le=366, description="Days of validity; none = until revoked.")
 

@@ -37,10 +37,12 @@ class SignInView(LoginView):
         return response
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:
-        username = (form.data.get("username") or "").strip()
-        if username and form.data.get("password"):
+        # Only attempts whose credentials were actually checked count; a form refused field by field
+        # (empty, too long, NUL characters) never reached authentication.
+        if not form.has_error("username") and not form.has_error("password"):
             services.record_failed_sign_in(
-                username=username, locked_out=bool(getattr(self.request, "axes_locked_out", False))
+                username=form.cleaned_data["username"],
+                locked_out=bool(getattr(self.request, "axes_locked_out", False)),
             )
         return super().form_invalid(form)
 

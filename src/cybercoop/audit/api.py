@@ -10,7 +10,7 @@ from pydantic import Field
 from cybercoop.audit import selectors, services
 from cybercoop.audit.models import AuditEntry
 from cybercoop.audit.rules import AuditAction
-from cybercoop.core.api import ERRORS
+from cybercoop.core.api import ERRORS, InputSchema
 from cybercoop.core.permissions import Permission, require
 
 router = Router(tags=["audit"])
@@ -48,9 +48,10 @@ class EntryOut(Schema):
         )
 
 
-class EntryFilterIn(Schema):
+class EntryFilterIn(InputSchema):
     action: AuditAction | None = Field(default=None, description="Only this action.")
     actor: str = Field(default="", max_length=150, description="Only this user name.")
+    body: str = Field(default="", max_length=32, description="Only this body (its code, e.g. KZ-MIA).")
     object_type: str = Field(default="", max_length=64)
     object_id: str = Field(default="", max_length=64)
     since: dt.datetime | None = Field(default=None, description="From this instant (inclusive).")
@@ -74,6 +75,7 @@ def list_entries(request: HttpRequest, filters: Query[EntryFilterIn]):
         filters=selectors.EntryFilter(
             action=filters.action.value if filters.action else "",
             actor=filters.actor.strip(),
+            body=filters.body.strip(),
             object_type=filters.object_type,
             object_id=filters.object_id,
             since=filters.since,

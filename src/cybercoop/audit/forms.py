@@ -16,6 +16,7 @@ class EntryFilterForm(forms.Form):
 
     action = forms.ChoiceField(label=_("Action"), required=False)
     actor = forms.CharField(label=_("User name"), required=False, max_length=150)
+    body = forms.CharField(label=_("Body code"), required=False, max_length=32, help_text=_("For example, KZ-MIA."))
     object_type = forms.CharField(label=_("Object type"), required=False, max_length=64)
     object_id = forms.CharField(label=_("Object"), required=False, max_length=64)
     since = forms.DateField(

@@ -20,7 +20,7 @@ class EntryFilter:
 
     action: str = ""
     actor: str = ""
-    body_id: int | None = None
+    body: str = ""  # a body's code
     object_type: str = ""
     object_id: str = ""
     since: dt.datetime | None = None
@@ -40,8 +40,8 @@ def visible_entries(*, viewer: Any, filters: EntryFilter | None = None) -> Query
         entries = entries.filter(action=f.action)
     if f.actor:
         entries = entries.filter(actor_label__iexact=f.actor)
-    if f.body_id is not None:
-        entries = entries.filter(body_id=f.body_id)
+    if f.body:
+        entries = entries.filter(body_label__iexact=f.body)
     if f.object_type:
         entries = entries.filter(object_type=f.object_type)
     if f.object_id:

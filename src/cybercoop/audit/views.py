@@ -28,6 +28,7 @@ def log(request: HttpRequest) -> HttpResponse:
         filters = selectors.EntryFilter(
             action=form.cleaned_data["action"],
             actor=form.cleaned_data["actor"].strip(),
+            body=form.cleaned_data["body"].strip(),
             object_type=form.cleaned_data["object_type"].strip(),
             object_id=form.cleaned_data["object_id"].strip(),
             since=since,

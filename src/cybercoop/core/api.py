@@ -4,6 +4,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from ninja import Schema
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 
 
 class FieldError(Schema):
@@ -18,6 +20,17 @@ class ErrorOut(Schema):
     errors: list[FieldError] = []
     rule: str | None = None
     request_id: str = ""
+
+
+class InputSchema(Schema):
+    """Base of every API input: text may not hold NUL characters (PostgreSQL cannot store them)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("null_character", "null characters are not allowed")
+        return value
 
 
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -55,6 +68,7 @@ def validation_message(error: dict[str, Any]) -> str:
         "json_invalid": _("The request body is not valid JSON."),
         "uuid_parsing": _("Enter a valid UUID."),
         "uuid_type": _("Enter a valid UUID."),
+        "null_character": _("Null characters are not allowed."),
     }
     if kind in simple:
         return simple[kind]

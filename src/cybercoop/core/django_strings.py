@@ -8,6 +8,7 @@ from django.utils.translation import gettext_noop, ngettext_lazy
 
 MESSAGES = [
     gettext_noop("This field is required."),
+    gettext_noop("Null characters are not allowed."),
     gettext_noop("Enter a valid date."),
     gettext_noop("Enter a whole number."),
     gettext_noop("Select a valid choice. %(value)s is not one of the available choices."),

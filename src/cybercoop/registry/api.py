@@ -2,8 +2,9 @@
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
+from pydantic import Field
 
-from cybercoop.core.api import ERRORS
+from cybercoop.core.api import ERRORS, InputSchema
 from cybercoop.core.permissions import Permission, require
 from cybercoop.registry import selectors
 
@@ -48,9 +49,14 @@ def list_parties(request: HttpRequest):
     ]
 
 
+class BodyFilterIn(InputSchema):
+    party: str = Field(default="", max_length=8, description="Only the bodies of this Party (its code).")
+
+
 @router.get("/bodies", response={200: list[BodyOut], **ERRORS}, summary="Competent bodies")
-def list_bodies(request: HttpRequest, party: str = Query("", max_length=8, description="A Party's code")):
+def list_bodies(request: HttpRequest, filters: Query[BodyFilterIn]):
     require(request.user, Permission.VIEW_REGISTRY)
+    party = filters.party
     return [
         BodyOut(
             code=b.code,
