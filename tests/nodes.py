@@ -46,32 +46,28 @@ class Node:
         )
 
 
-def _create_database(base_url: str) -> tuple[str, str]:
+def _server(base_url: str) -> psycopg.Connection:
+    """A connection to the maintenance database of the server `base_url` points at."""
     params = dj_database_url.parse(base_url)
-    name = f"cybercoop_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(
+    return psycopg.connect(
         host=params["HOST"],
         port=params["PORT"] or 5432,
         user=params["USER"],
         password=params["PASSWORD"] or None,
         dbname="postgres",
         autocommit=True,
-    ) as connection:
+    )
+
+
+def _create_database(base_url: str) -> tuple[str, str]:
+    name = f"cybercoop_e2e_{uuid.uuid4().hex[:10]}"
+    with _server(base_url) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    prefix = base_url.rsplit("/", 1)[0]
-    return name, f"{prefix}/{name}"
+    return name, f"{base_url.rsplit('/', 1)[0]}/{name}"
 
 
 def _drop_database(base_url: str, name: str) -> None:
-    params = dj_database_url.parse(base_url)
-    with psycopg.connect(
-        host=params["HOST"],
-        port=params["PORT"] or 5432,
-        user=params["USER"],
-        password=params["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as connection:
+    with _server(base_url) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -1,5 +1,6 @@
 """Property: whatever is done to any entry of any log, `audit verify` names the first entry affected."""
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -29,8 +30,19 @@ entry_specs = st.lists(
 )
 
 
-class Rollback(Exception):
-    """Raised to undo one example's log, so examples do not see each other's entries."""
+class _Rollback(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def rolled_back():
+    """Run one example in a transaction that is always undone, so examples do not see each other's logs."""
+    try:
+        with transaction.atomic():
+            yield
+            raise _Rollback
+    except _Rollback:
+        pass
 
 
 def _write_log(specs, actor):
@@ -58,69 +70,57 @@ def _tamper_value(field, row_pk):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=entry_specs, data=st.data())
 def test_any_change_to_any_entry_is_found_at_that_entry(kz_officer, specs, data):
-    try:
-        with transaction.atomic():
-            rows = _write_log(specs, kz_officer)
-            assert services.verify_chain().ok
-            index = data.draw(st.integers(0, len(rows) - 1), label="entry")
-            field = data.draw(st.sampled_from(FIELDS), label="field")
-            pk, seq = rows[index]
-            value = _tamper_value(field, pk)
-            with triggers_disabled():
-                force_update(pk, **{field: value})
-            report = services.verify_chain()
-            assert not report.ok
-            if field == "hash" and index == len(rows) - 1:
-                # The last entry's own hash: nothing after it links to it, but the head remembers it.
-                assert (report.problem, report.seq) == (ProblemKind.ALTERED, seq)
-            else:
-                assert report.seq == seq
-                assert report.problem in (ProblemKind.ALTERED, ProblemKind.BROKEN_LINK)
-            raise Rollback
-    except Rollback:
-        pass
+    with rolled_back():
+        rows = _write_log(specs, kz_officer)
+        assert services.verify_chain().ok
+        index = data.draw(st.integers(0, len(rows) - 1), label="entry")
+        field = data.draw(st.sampled_from(FIELDS), label="field")
+        pk, seq = rows[index]
+        value = _tamper_value(field, pk)
+        with triggers_disabled():
+            force_update(pk, **{field: value})
+        report = services.verify_chain()
+        assert not report.ok
+        if field == "hash" and index == len(rows) - 1:
+            # The last entry's own hash: nothing after it links to it, but the head remembers it.
+            assert (report.problem, report.seq) == (ProblemKind.ALTERED, seq)
+        else:
+            assert report.seq == seq
+            assert report.problem in (ProblemKind.ALTERED, ProblemKind.BROKEN_LINK)
 
 
 @pytest.mark.django_db
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=entry_specs, data=st.data())
 def test_a_deleted_entry_is_reported_as_missing(kz_officer, specs, data):
-    try:
-        with transaction.atomic():
-            rows = _write_log(specs, kz_officer)
-            index = data.draw(st.integers(0, len(rows) - 1), label="entry")
-            with triggers_disabled():
-                raw("DELETE FROM audit_auditentry WHERE id = %s", [rows[index][0]])
-            report = services.verify_chain()
-            last = index == len(rows) - 1
-            assert report.problem == (ProblemKind.TRUNCATED if last else ProblemKind.MISSING)
-            assert report.seq == rows[index][1]
-            raise Rollback
-    except Rollback:
-        pass
+    with rolled_back():
+        rows = _write_log(specs, kz_officer)
+        index = data.draw(st.integers(0, len(rows) - 1), label="entry")
+        with triggers_disabled():
+            raw("DELETE FROM audit_auditentry WHERE id = %s", [rows[index][0]])
+        report = services.verify_chain()
+        last = index == len(rows) - 1
+        assert report.problem == (ProblemKind.TRUNCATED if last else ProblemKind.MISSING)
+        assert report.seq == rows[index][1]
 
 
 @pytest.mark.django_db
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=entry_specs.filter(lambda s: len(s) >= 2), data=st.data())
 def test_two_entries_swapped_are_found_at_the_earlier_one(kz_officer, specs, data):
-    try:
-        with transaction.atomic():
-            rows = _write_log(specs, kz_officer)
-            i = data.draw(st.integers(0, len(rows) - 2), label="first")
-            j = data.draw(st.integers(i + 1, len(rows) - 1), label="second")
-            (pk_i, seq_i), (pk_j, seq_j) = rows[i], rows[j]
-            with triggers_disabled():
-                # Reorder: give each row the other's position in the chain.
-                force_update(pk_i, **{"seq": 10**9})
-                force_update(pk_j, **{"seq": seq_i})
-                force_update(pk_i, **{"seq": seq_j})
-            report = services.verify_chain()
-            assert not report.ok
-            assert report.seq == seq_i
-            raise Rollback
-    except Rollback:
-        pass
+    with rolled_back():
+        rows = _write_log(specs, kz_officer)
+        i = data.draw(st.integers(0, len(rows) - 2), label="first")
+        j = data.draw(st.integers(i + 1, len(rows) - 1), label="second")
+        (pk_i, seq_i), (pk_j, seq_j) = rows[i], rows[j]
+        with triggers_disabled():
+            # Reorder: give each row the other's position in the chain.
+            force_update(pk_i, **{"seq": 10**9})
+            force_update(pk_j, **{"seq": seq_i})
+            force_update(pk_i, **{"seq": seq_j})
+        report = services.verify_chain()
+        assert not report.ok
+        assert report.seq == seq_i
 
 
 @pytest.mark.django_db
