@@ -1,30 +1,26 @@
-"""Test-only ways around the audit log's protections, to play the attacker with database access."""
+"""Test-only ways around the protections of append-only tables, to play the attacker with database access."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Iterator
 
 from django.db import connection
+from django.db.models import QuerySet
 
-TABLE = "audit_auditentry"
-
-
-def _migration():
-    return importlib.import_module("cybercoop.audit.migrations.0002_append_only_triggers")
+from cybercoop.core.append_only import sqlite_triggers
 
 
 @contextlib.contextmanager
-def triggers_disabled() -> Iterator[None]:
+def triggers_disabled(table: str = "audit_auditentry") -> Iterator[None]:
     """Lift the append-only triggers inside the test's transaction (rolled back with it)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Replica mode skips user triggers for this transaction (the test database's user is a superuser).
             cursor.execute("SET LOCAL session_replication_role = replica")
         else:
-            cursor.execute("DROP TRIGGER audit_entry_no_update")
-            cursor.execute("DROP TRIGGER audit_entry_no_delete")
+            cursor.execute(f"DROP TRIGGER {table}_no_update")
+            cursor.execute(f"DROP TRIGGER {table}_no_delete")
     try:
         yield
     finally:
@@ -32,7 +28,7 @@ def triggers_disabled() -> Iterator[None]:
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL session_replication_role = origin")
             else:
-                for statement in _migration().SQLITE_UP:
+                for statement in sqlite_triggers(table):
                     cursor.execute(statement)
 
 
@@ -43,9 +39,7 @@ def raw(sql: str, params: list | tuple = ()) -> None:
 
 
 def force_update(pk: int, **values) -> None:
-    """UPDATE one entry with the ORM's plain queryset (the model's own refuses); triggers must be off."""
-    from django.db.models import QuerySet
-
+    """UPDATE one audit entry with the ORM's plain queryset (the model's own refuses); triggers must be off."""
     from cybercoop.audit.models import AuditEntry
 
     QuerySet(AuditEntry).filter(pk=pk).update(**values)

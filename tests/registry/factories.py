@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 import factory
 from factory.django import DjangoModelFactory
 
-from cybercoop.registry.models import Body, Party
+from cybercoop.registry.models import Body, Instrument, InstrumentEvent, Party
 
 
 class PartyFactory(DjangoModelFactory):
@@ -71,3 +73,47 @@ class BodyFactory(DjangoModelFactory):
             name_kk="Ресей Федерациясының Ішкі істер министрлігі",
             name_en="Ministry of Internal Affairs of the Russian Federation",
         )
+
+
+class InstrumentFactory(DjangoModelFactory):
+    """The Protocol by default (trait `bilateral` for another treaty)."""
+
+    class Meta:
+        model = Instrument
+        django_get_or_create = ("code",)
+
+    code = "csto-2014-information-sphere"
+    kind = "multilateral"
+    name_ru = "Протокол о взаимодействии государств – членов ОДКБ по противодействию преступной деятельности в информационной сфере"
+    name_kk = "Ақпарат саласындағы қылмыстық іс-әрекеттерге қарсы іс-қимыл жөніндегі ҰҚШҰ-ға мүше мемлекеттердің өзара іс-қимылы туралы хаттама"
+    name_en = "Protocol on interaction of CSTO member states in countering criminal activity in the information sphere"
+    adopted_on = datetime.date(2014, 12, 23)
+    place = "Москва"
+
+    class Params:
+        bilateral = factory.Trait(
+            code=factory.Sequence(lambda n: f"bilateral-{n}"),
+            kind="bilateral",
+            name_ru="Соглашение о сотрудничестве в борьбе с преступностью",
+            notifications_required=2,
+        )
+
+
+def record(instrument, party, kind, on, effective_on=None):
+    """A depositary record straight into the table (tests' set-up; the service checks are tested elsewhere)."""
+    return InstrumentEvent.objects.create(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        on=on,
+        effective_on=effective_on,
+        recorded_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    )
+
+
+def in_force(instrument, *parties, on=datetime.date(2016, 5, 20)):
+    """Sign and notify for each Party, so `instrument` is in force between them from `on`."""
+    for party in parties:
+        record(instrument, party, "signed", instrument.adopted_on)
+        record(instrument, party, "notified", on)
+    return instrument

@@ -32,10 +32,25 @@ _EVERYONE = frozenset(
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OFFICER: _EVERYONE,
-    Role.HEAD: _EVERYONE,
-    Role.DEPUTY: _EVERYONE,
-    Role.REGISTRAR: _EVERYONE,
-    Role.SECRETARIAT: _EVERYONE,
+    Role.HEAD: _EVERYONE | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
+    Role.DEPUTY: _EVERYONE | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
+    # P4.2: the registrar files the Party's designations and keeps its profile current.
+    Role.REGISTRAR: _EVERYONE
+    | {
+        Permission.FILE_DESIGNATION,
+        Permission.REGISTER_BODY,
+        Permission.EDIT_PARTY_PROFILE,
+        Permission.ACKNOWLEDGE_ANNOUNCEMENT,
+        Permission.VIEW_ACKNOWLEDGEMENTS,
+    },
+    # P4.3, P16, P18, P19: the Secretariat is the depositary and records what the Parties notify.
+    Role.SECRETARIAT: _EVERYONE
+    | {
+        Permission.MANAGE_INSTRUMENTS,
+        Permission.FILE_DESIGNATION,
+        Permission.REGISTER_BODY,
+        Permission.VIEW_ACKNOWLEDGEMENTS,
+    },
     Role.AUDITOR: _EVERYONE | {Permission.VIEW_AUDIT_LOG, Permission.VERIFY_AUDIT_CHAIN},
 }
 

@@ -9,21 +9,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.audit import rules
+from cybercoop.core.append_only import AppendOnlyModel
 
 
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or remove an audit entry."""
-
-
-class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("audit entries are append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit entries are append-only")
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnlyModel):
     """One audited event: who, for which body, did what to which object, when, in which request.
 
     Rows are only ever inserted (`audit.services.record`); the database refuses updates and deletes
@@ -58,8 +47,6 @@ class AuditEntry(models.Model):
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64)
 
-    objects = AuditEntryQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
@@ -68,14 +55,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("audit entries are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit entries are append-only")
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields the hash covers, in the form `rules.entry_digest` takes."""

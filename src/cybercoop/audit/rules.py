@@ -35,6 +35,14 @@ class AuditAction(StrEnum):
     CHAIN_VERIFIED = "audit:chain:verified"
     PARTY_CREATED = "registry:party:created"
     BODY_CREATED = "registry:body:created"
+    INSTRUMENT_CREATED = "registry:instrument:created"
+    INSTRUMENT_EVENT_RECORDED = "registry:instrument:event_recorded"
+    ORIGINAL_STORED = "registry:instrument:original_stored"
+    CERTIFIED_COPY_RECORDED = "registry:certified_copy:recorded"
+    DESIGNATION_FILED = "registry:designation:filed"
+    DESIGNATION_ANNOUNCED = "registry:designation:announced"
+    DESIGNATION_ACKNOWLEDGED = "registry:designation:acknowledged"
+    PARTY_PROFILE_UPDATED = "registry:party_profile:updated"
 
 
 ACTION_LABELS: dict[AuditAction, Promise] = {
@@ -50,6 +58,14 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.CHAIN_VERIFIED: _("Audit chain verified"),
     AuditAction.PARTY_CREATED: _("Party registered"),
     AuditAction.BODY_CREATED: _("Competent body registered"),
+    AuditAction.INSTRUMENT_CREATED: _("Instrument registered"),
+    AuditAction.INSTRUMENT_EVENT_RECORDED: _("Depositary record made"),
+    AuditAction.ORIGINAL_STORED: _("Original of an instrument stored"),
+    AuditAction.CERTIFIED_COPY_RECORDED: _("Certified copy recorded"),
+    AuditAction.DESIGNATION_FILED: _("Designation notice filed"),
+    AuditAction.DESIGNATION_ANNOUNCED: _("Designation announced to the Parties"),
+    AuditAction.DESIGNATION_ACKNOWLEDGED: _("Designation acknowledged"),
+    AuditAction.PARTY_PROFILE_UPDATED: _("Party profile updated"),
 }
 
 

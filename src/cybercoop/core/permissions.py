@@ -24,6 +24,12 @@ class Permission(StrEnum):
     VIEW_AUDIT_LOG = "audit.view_log"
     VERIFY_AUDIT_CHAIN = "audit.verify_chain"
     VIEW_REGISTRY = "registry.view"
+    MANAGE_INSTRUMENTS = "registry.manage_instruments"
+    FILE_DESIGNATION = "registry.file_designation"
+    REGISTER_BODY = "registry.register_body"
+    EDIT_PARTY_PROFILE = "registry.edit_party_profile"
+    ACKNOWLEDGE_ANNOUNCEMENT = "registry.acknowledge_announcement"
+    VIEW_ACKNOWLEDGEMENTS = "registry.view_acknowledgements"
 
 
 ObjectRule = Callable[[Any, Any], bool]

@@ -1,4 +1,4 @@
-"""Pages every node has: home, the rule catalogue, health, and the error pages."""
+"""Pages every node has: home, the rule catalogue, the glossary, health, and the error pages."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.template import loader
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from cybercoop.core import glossary as glossary_terms
 from cybercoop.core.permissions import Permission, require
 from cybercoop.core.rules_ref import catalogue
 
@@ -38,6 +39,22 @@ def rules(request: HttpRequest) -> HttpResponse:
         for document, title in titles.items()
     ]
     return render(request, "core/rules.html", {"groups": groups})
+
+
+@require_GET
+def glossary(request: HttpRequest) -> HttpResponse:
+    """The terms of Article 1 in the reader's language, with the other two (P1; public, like the rules)."""
+    entries = [
+        {
+            "slug": term.slug,
+            "term": term.localized_term(),
+            "definition": term.localized_definition(),
+            # The other two languages' terms: whichever the shown term (or its Russian fallback) is not.
+            "others": [(code, text) for code, text in term.term.items() if text != term.localized_term()],
+        }
+        for term in glossary_terms.terms()
+    ]
+    return render(request, "core/glossary.html", {"terms": entries})
 
 
 @require_GET

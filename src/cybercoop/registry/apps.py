@@ -8,3 +8,8 @@ class RegistryConfig(AppConfig):
     name = "cybercoop.registry"
     label = "registry"
     verbose_name = _("Registry")
+
+    def ready(self) -> None:
+        from cybercoop.registry import permissions
+
+        permissions.install()

@@ -1,24 +1,68 @@
-"""Every change to the registry."""
+"""Every change to the registry: Parties, bodies, instruments and the depositary's records,
+designations and their announcement, acknowledgements, Party profiles. Each writes its audit entry."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
+from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput
-from cybercoop.registry.models import Body, Party
+from cybercoop.core.permissions import Permission, require
+from cybercoop.registry import rules, selectors
+from cybercoop.registry.models import (
+    Acknowledgement,
+    Body,
+    CertifiedCopy,
+    DesignationNotice,
+    Instrument,
+    InstrumentEvent,
+    Party,
+    PartyProfile,
+)
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+PDF_MAGIC = b"%PDF-"
 
 
-def _validated(instance: Party | Body, message: Any) -> None:
+def _require(actor: Any, permission: Permission, obj: Any = None) -> None:
+    """People act within their permissions; `actor=None` is the system itself (seeding, migrations)."""
+    if actor is not None:
+        require(actor, permission, obj)
+
+
+def _validated(instance: Any, message: Any, exclude: list[str] | None = None) -> None:
     try:
-        instance.full_clean()
+        instance.full_clean(exclude=exclude)
     except ValidationError as error:
         raise InvalidInput(message, errors={k: list(v) for k, v in error.message_dict.items()}) from error
+
+
+def _refuse(message: Any, errors: dict[str, Any]) -> None:
+    if errors:
+        raise InvalidInput(message, errors={field: [text] for field, text in errors.items()})
+
+
+def _read_pdf(upload: UploadedFile[bytes], field: str, message: Any) -> tuple[bytes, str]:
+    """The bytes and SHA-256 of an uploaded PDF, or a field error (type and size checked)."""
+    if upload.size is None or upload.size > MAX_DOCUMENT_BYTES:
+        _refuse(message, {field: _("The file is larger than 20 MB.")})
+    content = upload.read()
+    if not content.startswith(PDF_MAGIC):
+        _refuse(message, {field: _("The file is not a PDF document.")})
+    return content, hashlib.sha256(content).hexdigest()
+
+
+# --- Parties and bodies -------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -26,6 +70,7 @@ def register_party(
     *, actor: Any, code: str, kind: str, time_zone: str, name_ru: str, name_kk: str = "", name_en: str = ""
 ) -> Party:
     """Register a Party (or the CSTO as an organisation)."""
+    _require(actor, Permission.MANAGE_INSTRUMENTS)
     party = Party(code=code, kind=kind, time_zone=time_zone, name_ru=name_ru, name_kk=name_kk, name_en=name_en)
     _validated(party, _("The Party could not be registered."))
     party.save()
@@ -45,17 +90,356 @@ def register_body(
     name_en: str = "",
     time_zone: str = "",
 ) -> Body:
-    """Register a competent body of a Party (designation history comes with the registry issue)."""
+    """Register a competent body of a Party, to be designated (R5, R7: several bodies of several kinds)."""
+    _require(actor, Permission.REGISTER_BODY, party)
     body = Body(
-        party=party,
-        code=code,
-        kind=kind,
-        name_ru=name_ru,
-        name_kk=name_kk,
-        name_en=name_en,
-        time_zone=time_zone,
+        party=party, code=code, kind=kind, name_ru=name_ru, name_kk=name_kk, name_en=name_en, time_zone=time_zone
     )
     _validated(body, _("The competent body could not be registered."))
     body.save()
     audit.record(action=AuditAction.BODY_CREATED, actor=actor, body=body, target=body, data={"code": code})
     return body
+
+
+# --- instruments and the depositary's records (P14–P19) -----------------------------------------------
+
+
+@transaction.atomic
+def create_instrument(
+    *,
+    actor: Any,
+    code: str,
+    kind: str,
+    name_ru: str,
+    adopted_on: dt.date,
+    name_kk: str = "",
+    name_en: str = "",
+    place: str = "",
+    amends: Instrument | None = None,
+    execution_term_days: int = 30,
+    forward_term_days: int = 3,
+    urgent_confirmation_hours: int = 72,
+    notifications_required: int = 4,
+    withdrawal_notice_months: int = 6,
+) -> Instrument:
+    """Register an instrument with its parameters (P14, R4); an amendment names the instrument it amends (P15)."""
+    _require(actor, Permission.MANAGE_INSTRUMENTS)
+    instrument = Instrument(
+        code=code,
+        kind=kind,
+        name_ru=name_ru,
+        name_kk=name_kk,
+        name_en=name_en,
+        adopted_on=adopted_on,
+        place=place,
+        amends=amends,
+        execution_term_days=execution_term_days,
+        forward_term_days=forward_term_days,
+        urgent_confirmation_hours=urgent_confirmation_hours,
+        notifications_required=notifications_required,
+        withdrawal_notice_months=withdrawal_notice_months,
+    )
+    errors: dict[str, Any] = {}
+    if kind == rules.InstrumentKind.AMENDMENT and amends is None:
+        errors["amends"] = _("Choose the instrument this protocol amends.")
+    if kind != rules.InstrumentKind.AMENDMENT and amends is not None:
+        errors["amends"] = _("Only an amending protocol amends another instrument.")
+    if amends is not None and adopted_on < amends.adopted_on:
+        errors["adopted_on"] = _("An amendment cannot be adopted before the instrument it amends.")
+    for field, value, low, high in (
+        ("execution_term_days", execution_term_days, 1, 365),
+        ("forward_term_days", forward_term_days, 1, 60),
+        ("urgent_confirmation_hours", urgent_confirmation_hours, 1, 720),
+        ("notifications_required", notifications_required, 1, 50),
+        ("withdrawal_notice_months", withdrawal_notice_months, 0, 60),
+    ):
+        if not low <= value <= high:
+            errors[field] = _("Must be from %(low)d to %(high)d.") % {"low": low, "high": high}
+    try:
+        instrument.full_clean(exclude=["original", "original_sha256", "original_uploaded_at"], validate_constraints=False)
+    except ValidationError as error:
+        errors.update({k: v[0] for k, v in error.message_dict.items() if k not in errors})
+    _refuse(_("The instrument could not be registered."), errors)
+    instrument.save()
+    audit.record(
+        action=AuditAction.INSTRUMENT_CREATED,
+        actor=actor,
+        target=instrument,
+        data={"code": code, "kind": kind, "amends": amends.code if amends else None},
+    )
+    return instrument
+
+
+@transaction.atomic
+def record_event(
+    *,
+    actor: Any,
+    instrument: Instrument,
+    party: Party,
+    kind: str,
+    on: dt.date,
+    effective_on: dt.date | None = None,
+    reference: str = "",
+) -> InstrumentEvent:
+    """Record what the depositary received: a signature, a notification (P16.1, P16.2) or a withdrawal
+    notice (P18). The six-month rule, the order of events and 'once per Party' are checked first."""
+    _require(actor, Permission.MANAGE_INSTRUMENTS)
+    # Lock the instrument: two clerks recording for the same Party at once must not both pass the checks.
+    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    errors: dict[str, Any] = {}
+    if party.kind != rules.PartyKind.STATE:
+        errors["party"] = _("Only a state can be a party to an instrument.")
+    if kind != rules.EventKind.WITHDRAWAL_NOTIFIED and effective_on is not None:
+        errors["effective_on"] = _("Only a withdrawal has a date of effect.")
+    if len(reference) > 200:
+        errors["reference"] = _("At most 200 characters.")
+    event = rules.TreatyEvent(party=party.code, kind=kind, on=on, effective_on=effective_on)
+    errors.update(
+        {
+            field: text
+            for field, text in rules.check_event(
+                facts=selectors.facts(instrument),
+                event=event,
+                adopted_on=instrument.adopted_on,
+                today=selectors.depositary_today(),
+                notice_months=instrument.withdrawal_notice_months,
+            ).items()
+            if field not in errors
+        }
+    )
+    _refuse(_("The record could not be made."), errors)
+    record = InstrumentEvent.objects.create(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        on=on,
+        effective_on=effective_on,
+        reference=reference,
+        recorded_at=clock.now(),
+        recorded_by=actor,
+    )
+    audit.record(
+        action=AuditAction.INSTRUMENT_EVENT_RECORDED,
+        actor=actor,
+        target=record,
+        data={
+            "instrument": instrument.code,
+            "party": party.code,
+            "kind": kind,
+            "on": on.isoformat(),
+            "effective_on": effective_on.isoformat() if effective_on else None,
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def store_original(*, actor: Any, instrument: Instrument, upload: UploadedFile[bytes]) -> Instrument:
+    """Keep the original text of an instrument (P19): once, as a PDF, with its SHA-256."""
+    _require(actor, Permission.MANAGE_INSTRUMENTS)
+    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    message = _("The original could not be stored.")
+    if instrument.original_sha256:
+        _refuse(message, {"file": _("The original of this instrument is already stored; it is never replaced.")})
+    content, digest = _read_pdf(upload, "file", message)
+    instrument.original.save(f"{instrument.code}.pdf", ContentFile(content), save=False)
+    instrument.original_sha256 = digest
+    instrument.original_uploaded_at = clock.now()
+    instrument.save(update_fields=["original", "original_sha256", "original_uploaded_at"])
+    audit.record(
+        action=AuditAction.ORIGINAL_STORED,
+        actor=actor,
+        target=instrument,
+        data={"sha256": digest, "size_bytes": len(content)},
+    )
+    return instrument
+
+
+@transaction.atomic
+def record_certified_copy(
+    *, actor: Any, instrument: Instrument, party: Party, sent_on: dt.date, upload: UploadedFile[bytes]
+) -> CertifiedCopy:
+    """Record a certified copy sent to a signatory (P19): to whom, when, and the copy's SHA-256."""
+    _require(actor, Permission.MANAGE_INSTRUMENTS)
+    message = _("The certified copy could not be recorded.")
+    errors: dict[str, Any] = {}
+    if not instrument.original_sha256:
+        errors["file"] = _("Store the original first: a certified copy is a copy of the original.")
+    if not any(e.party_id == party.pk and e.kind == rules.EventKind.SIGNED for e in instrument.events.all()):
+        errors["party"] = _("Certified copies go to the signatories; this Party has not signed.")
+    if sent_on > selectors.depositary_today():
+        errors["sent_on"] = _("The date cannot be in the future.")
+    elif sent_on < instrument.adopted_on:
+        errors["sent_on"] = _("This date is before the instrument was adopted for signature.")
+    _refuse(message, errors)
+    content, digest = _read_pdf(upload, "file", message)
+    copy = CertifiedCopy(
+        instrument=instrument,
+        party=party,
+        sent_on=sent_on,
+        sha256=digest,
+        size_bytes=len(content),
+        recorded_at=clock.now(),
+        recorded_by=actor,
+    )
+    copy.file.save(f"{instrument.code}-{party.code}-{sent_on.isoformat()}.pdf", ContentFile(content), save=False)
+    copy.save()
+    audit.record(
+        action=AuditAction.CERTIFIED_COPY_RECORDED,
+        actor=actor,
+        target=copy,
+        data={"instrument": instrument.code, "party": party.code, "sent_on": sent_on.isoformat(), "sha256": digest},
+    )
+    return copy
+
+
+# --- designations and their announcement (P4.2, P4.3) ----------------------------------------------------
+
+
+@transaction.atomic
+def file_designation(
+    *,
+    actor: Any,
+    instrument: Instrument,
+    party: Party,
+    kind: str,
+    body: Body,
+    effective_on: dt.date,
+    replaces: Body | None = None,
+    reference: str = "",
+) -> DesignationNotice:
+    """File a Party's designation, change or withdrawal of a competent body (P4.2) and announce it at once
+    to every other Party, each of which acknowledges it (P4.3)."""
+    _require(actor, Permission.FILE_DESIGNATION, party)
+    # Lock the Party: its notices are checked against its whole history.
+    Party.objects.select_for_update().get(pk=party.pk)
+    errors: dict[str, Any] = {}
+    if body.party_id != party.pk:
+        errors["body"] = _("This body belongs to another Party.")
+    if replaces is not None and replaces.party_id != party.pk:
+        errors["replaces"] = _("This body belongs to another Party.")
+    if kind != rules.DesignationKind.CHANGED and replaces is not None:
+        errors["replaces"] = _("Only a change of body replaces another body.")
+    if len(reference) > 200:
+        errors["reference"] = _("At most 200 characters.")
+    fact = rules.DesignationFact(
+        kind=kind, body=body.code, effective_on=effective_on, replaces=replaces.code if replaces else None
+    )
+    checked = rules.check_designation(
+        facts=selectors.designation_facts(instrument=instrument, party=party), fact=fact, earliest=instrument.adopted_on
+    )
+    errors.update({k: v for k, v in checked.items() if k not in errors})
+    _refuse(_("The designation notice could not be filed."), errors)
+    now = clock.now()
+    notice = DesignationNotice.objects.create(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        body=body,
+        replaces=replaces,
+        effective_on=effective_on,
+        reference=reference,
+        filed_at=now,
+        filed_by=actor,
+    )
+    audit.record(
+        action=AuditAction.DESIGNATION_FILED,
+        actor=actor,
+        body=body,
+        target=notice,
+        data={
+            "party": party.code,
+            "kind": kind,
+            "body": body.code,
+            "replaces": replaces.code if replaces else None,
+            "effective_on": effective_on.isoformat(),
+        },
+    )
+    # P4.3: announced "immediately" to every Party — in the same transaction as the notice itself.
+    recipients = selectors.parties(states_only=True).exclude(pk=party.pk)
+    Acknowledgement.objects.bulk_create(
+        [Acknowledgement(notice=notice, party=recipient, announced_at=now) for recipient in recipients]
+    )
+    audit.record(
+        action=AuditAction.DESIGNATION_ANNOUNCED,
+        actor=actor,
+        target=notice,
+        data={"to": sorted(p.code for p in recipients)},
+    )
+    return notice
+
+
+@transaction.atomic
+def acknowledge(*, actor: Any, acknowledgement: Acknowledgement) -> Acknowledgement:
+    """A Party acknowledges a designation announcement (P4.3); acknowledging twice changes nothing."""
+    _require(actor, Permission.ACKNOWLEDGE_ANNOUNCEMENT, acknowledgement)
+    acknowledgement = Acknowledgement.objects.select_for_update().get(pk=acknowledgement.pk)
+    if acknowledgement.acknowledged_at is None:
+        acknowledgement.acknowledged_at = clock.now()
+        acknowledgement.acknowledged_by = actor
+        acknowledgement.save(update_fields=["acknowledged_at", "acknowledged_by"])
+        audit.record(
+            action=AuditAction.DESIGNATION_ACKNOWLEDGED,
+            actor=actor,
+            target=acknowledgement,
+            data={"notice": acknowledgement.notice_id, "party": acknowledgement.party.code},
+        )
+    return acknowledgement
+
+
+# --- Party profiles -----------------------------------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "accepted_languages",
+    "signature_required",
+    "dual_criminality_required",
+    "evidence_use_limits",
+    "working_days",
+    "office_opens_at",
+    "office_closes_at",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+)
+PROFILE_LANGUAGES = ("kk", "en", "hy", "be", "ky", "tg")
+
+
+@transaction.atomic
+def update_party_profile(*, actor: Any, party: Party, **values: Any) -> PartyProfile:
+    """Keep a Party's requirements for incoming requests current; only that Party's registrar may."""
+    _require(actor, Permission.EDIT_PARTY_PROFILE, party)
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown profile fields: {sorted(unknown)}")
+    profile = PartyProfile.objects.select_for_update().filter(party=party).first() or PartyProfile(party=party)
+    errors: dict[str, Any] = {}
+    languages = values.get("accepted_languages", profile.accepted_languages)
+    if not isinstance(languages, list) or any(code not in PROFILE_LANGUAGES for code in languages):
+        errors["accepted_languages"] = _("Choose languages from the list.")
+    days = values.get("working_days", profile.working_days)
+    if not isinstance(days, list) or any(not isinstance(d, int) or not 1 <= d <= 7 for d in days):
+        errors["working_days"] = _("Choose working days from Monday to Sunday.")
+    opens = values.get("office_opens_at", profile.office_opens_at)
+    closes = values.get("office_closes_at", profile.office_closes_at)
+    if opens is not None and closes is not None and closes <= opens:
+        errors["office_closes_at"] = _("The office must close after it opens.")
+    changed = {
+        field: value for field, value in values.items() if getattr(profile, field) != value or profile.pk is None
+    }
+    for field, value in values.items():
+        setattr(profile, field, sorted(set(value)) if field in ("accepted_languages", "working_days") else value)
+    try:
+        profile.full_clean(exclude=["party", "updated_by"])
+    except ValidationError as error:
+        errors.update({k: v[0] for k, v in error.message_dict.items() if k not in errors})
+    _refuse(_("The profile could not be saved."), errors)
+    profile.updated_at = clock.now()
+    profile.updated_by = actor
+    profile.save()
+    audit.record(
+        action=AuditAction.PARTY_PROFILE_UPDATED,
+        actor=actor,
+        target=profile,
+        data={"party": party.code, "changed": sorted(changed)},
+    )
+    return profile
