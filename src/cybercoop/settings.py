@@ -264,3 +264,4 @@ LOGGING = {
 CSRF_FAILURE_VIEW = "cybercoop.core.views.csrf_failure"
 FORMAT_MODULE_PATH = ["cybercoop.formats"]
 DEPOSITARY_TIME_ZONE = env_str("CYBERCOOP_DEPOSITARY_TIME_ZONE", "Europe/Moscow")  # the CSTO Secretariat
+MEDIA_ROOT = DATA_DIR / "media"

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from cybercoop.api import api
+from cybercoop.registry import views as registry_views
 
 handler400 = "cybercoop.core.views.bad_request"
 handler403 = "cybercoop.core.views.permission_denied"
@@ -13,5 +14,7 @@ urlpatterns = [
     path("", include("cybercoop.core.urls")),
     path("accounts/", include("cybercoop.accounts.urls")),
     path("audit/", include("cybercoop.audit.urls")),
+    path("registry/", include("cybercoop.registry.urls")),
+    path("public/", registry_views.public_status, name="public"),
     path("api/v1/", api.urls),
 ]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cybercoop.accounts import selectors, services
 from cybercoop.accounts.forms import LanguageForm, SignInForm, TokenForm
 from cybercoop.core.errors import InvalidInput
+from cybercoop.core.forms import add_service_errors
 from cybercoop.core.permissions import Permission, require
 
 
@@ -124,9 +125,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 user=request.user, name=form.cleaned_data["name"], valid_days=form.cleaned_data["valid_days"]
             )
         except InvalidInput as error:
-            for field, field_errors in error.errors.items():
-                for message in field_errors:
-                    form.add_error(field if field in form.fields else None, str(message))
+            add_service_errors(form, error)
         else:
             form = TokenForm()
     status = 422 if form.errors else 200

@@ -153,3 +153,169 @@ USERS = [
     ("csto.secretariat", "CSTO-SEC", "secretariat", "Белова Наталья Юрьевна", "Референт Секретариата ОДКБ"),
     ("csto.auditor", "CSTO-SEC", "auditor", "Ким Виктор Олегович", "Аудитор Секретариата ОДКБ"),
 ]
+
+PROTOCOL_CODE = "csto-2014-information-sphere"
+
+# (code, kind, amends, adopted on, place, name ru, name kk, name en, notifications required)
+INSTRUMENTS = [
+    (
+        PROTOCOL_CODE,
+        "multilateral",
+        None,
+        "2014-12-23",
+        "Москва",
+        "Протокол о взаимодействии государств – членов Организации Договора о коллективной безопасности "
+        "по противодействию преступной деятельности в информационной сфере",
+        "Ақпарат саласындағы қылмыстық іс-әрекеттерге қарсы іс-қимыл бойынша Ұжымдық қауіпсіздік туралы шарт "
+        "ұйымына мүше мемлекеттердің өзара іс-қимылы туралы хаттама",
+        "Protocol on interaction of CSTO member states in countering criminal activity in the information sphere",
+        4,
+    ),
+    (
+        "csto-2014-information-sphere-amendment-1",
+        "amendment",
+        PROTOCOL_CODE,
+        "2024-11-28",
+        "Минск",
+        "Протокол о внесении изменений в Протокол о взаимодействии государств – членов ОДКБ "
+        "по противодействию преступной деятельности в информационной сфере",
+        "Ақпарат саласындағы қылмыстық іс-әрекеттерге қарсы іс-қимыл жөніндегі хаттамаға өзгерістер енгізу "
+        "туралы хаттама",
+        "Protocol amending the Protocol on interaction in countering criminal activity in the information sphere",
+        4,
+    ),
+    (
+        "kz-ru-2019-crime-cooperation",
+        "bilateral",
+        None,
+        "2019-06-12",
+        "Нур-Султан",
+        "Соглашение между Министерством внутренних дел Республики Казахстан и Министерством внутренних дел "
+        "Российской Федерации о сотрудничестве в противодействии киберпреступности",
+        "Қазақстан Республикасы Ішкі істер министрлігі мен Ресей Федерациясы Ішкі істер министрлігі арасындағы "
+        "киберқылмысқа қарсы іс-қимылдағы ынтымақтастық туралы келісім",
+        "Agreement between the Ministries of Internal Affairs of Kazakhstan and Russia on cooperation against "
+        "cybercrime",
+        2,
+    ),
+]
+
+# (instrument, party, kind, date, takes effect on, reference). The Protocol enters into force on the
+# fourth notification (Kazakhstan's); Kyrgyzstan joins later; Tajikistan has signed but not notified;
+# Armenia has given notice of withdrawal, taking effect six months later.
+EVENTS = [
+    *[(PROTOCOL_CODE, party, "signed", "2014-12-23", None, "") for party in ("AM", "BY", "KZ", "KG", "RU", "TJ")],
+    (PROTOCOL_CODE, "RU", "notified", "2015-06-10", None, "ноты МИД России № 7612-н"),
+    (PROTOCOL_CODE, "BY", "notified", "2015-09-01", None, "нота МИД Беларуси № 02-11/3344"),
+    (PROTOCOL_CODE, "AM", "notified", "2016-02-15", None, "нота МИД Армении № 1/25117-16"),
+    (PROTOCOL_CODE, "KZ", "notified", "2016-05-20", None, "нота МИД Казахстана № 12-1/2981"),
+    (PROTOCOL_CODE, "KG", "notified", "2017-03-01", None, "нота МИД Кыргызстана № 012-3/1005"),
+    (PROTOCOL_CODE, "AM", "withdrawal_notified", "2026-09-15", "2027-03-15", "нота МИД Армении № 1/40221-26"),
+    *[
+        ("csto-2014-information-sphere-amendment-1", party, "signed", "2024-11-28", None, "")
+        for party in ("BY", "KZ", "KG", "RU", "TJ")
+    ],
+    ("csto-2014-information-sphere-amendment-1", "RU", "notified", "2025-07-01", None, ""),
+    ("csto-2014-information-sphere-amendment-1", "BY", "notified", "2025-10-14", None, ""),
+    ("kz-ru-2019-crime-cooperation", "KZ", "signed", "2019-06-12", None, ""),
+    ("kz-ru-2019-crime-cooperation", "RU", "signed", "2019-06-12", None, ""),
+    ("kz-ru-2019-crime-cooperation", "KZ", "notified", "2019-09-03", None, ""),
+    ("kz-ru-2019-crime-cooperation", "RU", "notified", "2019-10-21", None, ""),
+]
+
+# (party, kind, body, replaces, takes effect on): each Party's designations under the Protocol (P4.2).
+DESIGNATIONS = [
+    ("RU", "designated", "RU-MIA", None, "2016-05-20"),
+    ("RU", "designated", "RU-FSB", None, "2016-05-20"),
+    ("BY", "designated", "BY-MIA", None, "2016-05-20"),
+    ("AM", "designated", "AM-MIA", None, "2016-05-20"),
+    ("KZ", "designated", "KZ-MIA", None, "2016-05-20"),
+    ("KZ", "designated", "KZ-NSC", None, "2016-05-20"),
+    ("KG", "designated", "KG-MIA", None, "2017-03-01"),
+    ("KZ", "designated", "KZ-PGO", None, "2026-11-01"),
+]
+# The last designation's announcement is acknowledged by these Parties only; the others are outstanding.
+LATE_ACKNOWLEDGERS = {"AM", "TJ"}
+
+# Party profiles: (party, languages besides Russian, signature, dual criminality, limits, days, opens, closes,
+# 24/7 contact, phone, e-mail)
+PROFILES = [
+    (
+        "KZ",
+        ["kk"],
+        True,
+        True,
+        "Сведения используются только в целях, указанных в запросе.",
+        [1, 2, 3, 4, 5],
+        "09:00",
+        "18:30",
+        "Дежурная часть ДПК МВД РК",
+        "+7 7172 72 00 00",
+        "cyber-247@mvd.example.kz",
+    ),
+    (
+        "RU",
+        [],
+        True,
+        True,
+        "Использование в качестве доказательств — с согласия Генеральной прокуратуры.",
+        [1, 2, 3, 4, 5],
+        "09:00",
+        "18:00",
+        "Дежурная часть Управления «К» МВД России",
+        "+7 495 667 00 00",
+        "k-247@mvd.example.ru",
+    ),
+    (
+        "AM",
+        ["hy", "en"],
+        True,
+        False,
+        "",
+        [1, 2, 3, 4, 5],
+        "09:00",
+        "18:00",
+        "Дежурная часть МВД РА",
+        "+374 10 00 00 00",
+        "duty@police.example.am",
+    ),
+    (
+        "BY",
+        ["be"],
+        True,
+        True,
+        "",
+        [1, 2, 3, 4, 5],
+        "09:00",
+        "18:00",
+        "Дежурная часть ГУПК МВД",
+        "+375 17 000 00 00",
+        "duty@mvd.example.by",
+    ),
+    (
+        "KG",
+        ["ky"],
+        False,
+        True,
+        "",
+        [1, 2, 3, 4, 5],
+        "09:00",
+        "18:00",
+        "Дежурная часть МВД КР",
+        "+996 312 00 00 00",
+        "duty@mvd.example.kg",
+    ),
+    (
+        "TJ",
+        ["tg"],
+        True,
+        True,
+        "",
+        [1, 2, 3, 4, 5, 6],
+        "08:00",
+        "17:00",
+        "Дежурная часть МВД РТ",
+        "+992 37 000 00 00",
+        "duty@mvd.example.tj",
+    ),
+]

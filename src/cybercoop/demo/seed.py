@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -11,7 +12,7 @@ from cybercoop.accounts import services as account_services
 from cybercoop.demo import data
 from cybercoop.registry import selectors as registry_selectors
 from cybercoop.registry import services as registry_services
-from cybercoop.registry.models import Party
+from cybercoop.registry.models import Instrument, InstrumentEvent, Party, PartyProfile
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def seed(*, password: str) -> list[Login]:
                 name_kk=name_kk,
                 name_en=name_en,
             )
+    _seed_registry(parties)
     logins = []
     for username, body_code, role, full_name, position in data.USERS:
         body = registry_selectors.get_body(code=body_code)
@@ -63,3 +65,76 @@ def seed(*, password: str) -> list[Login]:
             )
         logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
     return logins
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _seed_registry(parties: dict[str, Party]) -> None:
+    """Instruments, the depositary's records, designations with their acknowledgements, Party profiles."""
+    instruments: dict[str, Instrument] = {}
+    for code, kind, amends, adopted_on, place, name_ru, name_kk, name_en, required in data.INSTRUMENTS:
+        existing = registry_selectors.get_instrument(code=code)
+        instruments[code] = existing or registry_services.create_instrument(
+            actor=None,
+            code=code,
+            kind=kind,
+            amends=instruments.get(amends) if amends else None,
+            adopted_on=dt.date.fromisoformat(adopted_on),
+            place=place,
+            name_ru=name_ru,
+            name_kk=name_kk,
+            name_en=name_en,
+            notifications_required=required,
+        )
+    recorded = {
+        (e.instrument.code, e.party.code, e.kind) for e in InstrumentEvent.objects.select_related("instrument", "party")
+    }
+    for code, party, kind, on, effective_on, reference in data.EVENTS:
+        if (code, party, kind) not in recorded:
+            registry_services.record_event(
+                actor=None,
+                instrument=instruments[code],
+                party=parties[party],
+                kind=kind,
+                on=dt.date.fromisoformat(on),
+                effective_on=_date(effective_on),
+                reference=reference,
+            )
+    protocol = instruments[data.PROTOCOL_CODE]
+    if not registry_selectors.designation_notices(instrument=protocol).exists():
+        notices = [
+            registry_services.file_designation(
+                actor=None,
+                instrument=protocol,
+                party=parties[party],
+                kind=kind,
+                body=registry_selectors.get_body(code=body),
+                replaces=registry_selectors.get_body(code=replaces) if replaces else None,
+                effective_on=dt.date.fromisoformat(effective_on),
+            )
+            for party, kind, body, replaces, effective_on in data.DESIGNATIONS
+        ]
+        # Every announcement acknowledged, but for the last one, still awaited from some Parties (P4.3).
+        for notice in notices:
+            for acknowledgement in notice.acknowledgements.select_related("party"):
+                if notice is notices[-1] and acknowledgement.party.code in data.LATE_ACKNOWLEDGERS:
+                    continue
+                registry_services.acknowledge(actor=None, acknowledgement=acknowledgement)
+    for party, languages, signature, dual, limits, days, opens, closes, contact, phone, email in data.PROFILES:
+        if not PartyProfile.objects.filter(party=parties[party]).exists():
+            registry_services.update_party_profile(
+                actor=None,
+                party=parties[party],
+                accepted_languages=languages,
+                signature_required=signature,
+                dual_criminality_required=dual,
+                evidence_use_limits=limits,
+                working_days=days,
+                office_opens_at=dt.time.fromisoformat(opens),
+                office_closes_at=dt.time.fromisoformat(closes),
+                contact_name=contact,
+                contact_phone=phone,
+                contact_email=email,
+            )

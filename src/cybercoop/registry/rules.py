@@ -64,6 +64,9 @@ class PartyStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
+IN_FORCE_STATUSES = frozenset({PartyStatus.IN_FORCE, PartyStatus.WITHDRAWAL_PENDING})
+
+
 @dataclass(frozen=True)
 class TreatyEvent:
     """One recorded fact: a Party's signature, notification or withdrawal notice, with its dates."""

@@ -156,7 +156,9 @@ def create_instrument(
         if not low <= value <= high:
             errors[field] = _("Must be from %(low)d to %(high)d.") % {"low": low, "high": high}
     try:
-        instrument.full_clean(exclude=["original", "original_sha256", "original_uploaded_at"], validate_constraints=False)
+        instrument.full_clean(
+            exclude=["original", "original_sha256", "original_uploaded_at"], validate_constraints=False
+        )
     except ValidationError as error:
         errors.update({k: v[0] for k, v in error.message_dict.items() if k not in errors})
     _refuse(_("The instrument could not be registered."), errors)
