@@ -7,8 +7,8 @@ from django.db import DatabaseError, transaction
 
 from cybercoop.audit import services
 from cybercoop.audit.models import AuditEntry, AuditHead
-from cybercoop.core.append_only import AppendOnlyError
 from cybercoop.audit.rules import GENESIS_HASH, AuditAction
+from cybercoop.core.append_only import AppendOnlyError
 from cybercoop.core.context import request_context
 from tests.audit.helpers import raw
 

@@ -140,7 +140,10 @@ def test_months_end_on_the_same_date_or_the_months_last_day(day, months, expecte
     assert rules.add_months(day, months) == expected
 
 
-def _check(facts, event, today=D(2026, 11, 23)):
+TODAY = D(2026, 11, 23)
+
+
+def _check(facts, event, today=TODAY):
     return rules.check_event(facts=facts, event=event, adopted_on=SIGNED_ON, today=today, notice_months=6)
 
 

@@ -43,7 +43,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ACKNOWLEDGE_ANNOUNCEMENT,
         Permission.VIEW_ACKNOWLEDGEMENTS,
     },
-    # P4.3, P16, P18, P19: the Secretariat is the depositary and records what the Parties notify.
+    # P4.3, P16.1, P18, P19: the Secretariat is the depositary and records what the Parties notify.
     Role.SECRETARIAT: _EVERYONE
     | {
         Permission.MANAGE_INSTRUMENTS,

@@ -33,7 +33,7 @@ class InputSchema(Schema):
         return value
 
 
-ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _expected(ctx: dict[str, Any]) -> str:
@@ -69,11 +69,16 @@ def validation_message(error: dict[str, Any]) -> str:
         "uuid_parsing": _("Enter a valid UUID."),
         "uuid_type": _("Enter a valid UUID."),
         "null_character": _("Null characters are not allowed."),
+        "time_type": _("Enter a time such as 09:00."),
+        "time_parsing": _("Enter a time such as 09:00."),
+        "string_pattern_mismatch": _("This value has characters that are not allowed here."),
     }
     if kind in simple:
         return simple[kind]
     if kind == "string_too_long":
         return _("At most %(count)s characters.") % {"count": ctx.get("max_length")}
+    if kind == "too_long":
+        return _("At most %(count)s items.") % {"count": ctx.get("max_length")}
     if kind == "string_too_short":
         return _("At least %(count)s characters.") % {"count": ctx.get("min_length")}
     if kind in {"greater_than_equal", "greater_than"}:
@@ -87,5 +92,9 @@ def validation_message(error: dict[str, Any]) -> str:
 
 def field_name(location: list[Any] | tuple[Any, ...]) -> str:
     """`language` from pydantic's ("body", "payload", "language"); dotted for nested fields."""
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header", "cookie", "payload", "filters")]
+    parts = [
+        str(p)
+        for p in location
+        if p not in ("body", "query", "path", "header", "cookie", "payload", "filters", "form", "file")
+    ]
     return ".".join(parts) or "__all__"

@@ -234,7 +234,7 @@ DESIGNATIONS = [
     ("KG", "designated", "KG-MIA", None, "2017-03-01"),
     ("KZ", "designated", "KZ-PGO", None, "2026-11-01"),
 ]
-# The last designation's announcement is acknowledged by these Parties only; the others are outstanding.
+# The last designation's announcement is not yet acknowledged by these Parties (P4.3: the Secretariat follows up).
 LATE_ACKNOWLEDGERS = {"AM", "TJ"}
 
 # Party profiles: (party, languages besides Russian, signature, dual criminality, limits, days, opens, closes,

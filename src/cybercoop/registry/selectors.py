@@ -60,9 +60,10 @@ def get_body(*, code: str) -> Body | None:
 
 
 def instruments() -> QuerySet[Instrument]:
-    """Every instrument with its records, oldest first."""
+    """Every instrument with its records, and an amendment's base with its records (P15), in a few queries."""
+    events = InstrumentEvent.objects.select_related("party")
     return Instrument.objects.select_related("amends").prefetch_related(
-        Prefetch("events", queryset=InstrumentEvent.objects.select_related("party"))
+        Prefetch("events", queryset=events), Prefetch("amends__events", queryset=events)
     )
 
 
@@ -109,7 +110,7 @@ class PartyRow:
 
 
 def status_table(*, instrument: Instrument, on: dt.date) -> list[PartyRow]:
-    """Every state Party's standing under `instrument` on `on`, computed from the records (P16, P18)."""
+    """Every state Party's standing under `instrument` on `on`, computed from the records (P16.1, P16.2, P18)."""
     instrument_facts = facts(instrument)
     by_party: dict[str, dict[str, InstrumentEvent]] = {}
     for event in instrument.events.all():
@@ -142,7 +143,7 @@ def certified_copies(*, instrument: Instrument) -> QuerySet[CertifiedCopy]:
 def designation_notices(*, instrument: Instrument, party: Party | None = None) -> QuerySet[DesignationNotice]:
     """The designation history, in order of effect."""
     notices = DesignationNotice.objects.filter(instrument=instrument).select_related(
-        "party", "body", "replaces", "filed_by"
+        "instrument", "party", "body", "replaces", "filed_by"
     )
     if party is not None:
         notices = notices.filter(party=party)
@@ -174,7 +175,15 @@ def inbox(*, party: Party) -> QuerySet[Acknowledgement]:
     """The designation announcements sent to `party`, unacknowledged first, newest first."""
     return (
         Acknowledgement.objects.filter(party=party)
-        .select_related("notice__party", "notice__body", "notice__replaces", "notice__instrument", "acknowledged_by")
+        .select_related(
+            "party",
+            "notice__party",
+            "notice__body",
+            "notice__replaces",
+            "notice__instrument",
+            "notice__filed_by",
+            "acknowledged_by",
+        )
         .order_by(F("acknowledged_at").desc(nulls_first=True), "-announced_at")
     )
 
@@ -189,13 +198,19 @@ def announcements(*, viewer: Any) -> QuerySet[DesignationNotice]:
     return notices.order_by("-filed_at", "-pk")
 
 
-def pending_acknowledgements() -> QuerySet[Acknowledgement]:
-    """Every announcement not yet acknowledged, oldest first (the Secretariat's follow-up list)."""
-    return (
+def pending_acknowledgements(*, viewer: Any) -> QuerySet[Acknowledgement]:
+    """Announcements not yet acknowledged, oldest first (P4.3): every one for the Secretariat, those of its
+    own Party's notices for anyone else."""
+    pending = (
         Acknowledgement.objects.filter(acknowledged_at__isnull=True)
-        .select_related("party", "notice__party", "notice__body")
+        .select_related(
+            "party", "notice__party", "notice__body", "notice__instrument", "notice__replaces", "notice__filed_by"
+        )
         .order_by("announced_at", "pk")
     )
+    if viewer.role != Role.SECRETARIAT:
+        pending = pending.filter(notice__party_id=viewer.body.party_id)
+    return pending
 
 
 def profile(*, party: Party) -> PartyProfile:

@@ -425,11 +425,17 @@ def update_party_profile(*, actor: Any, party: Party, **values: Any) -> PartyPro
     closes = values.get("office_closes_at", profile.office_closes_at)
     if opens is not None and closes is not None and closes <= opens:
         errors["office_closes_at"] = _("The office must close after it opens.")
-    changed = {
-        field: value for field, value in values.items() if getattr(profile, field) != value or profile.pk is None
+    normalised = {
+        field: sorted(set(value))
+        if field in ("accepted_languages", "working_days") and isinstance(value, list)
+        else value
+        for field, value in values.items()
     }
-    for field, value in values.items():
-        setattr(profile, field, sorted(set(value)) if field in ("accepted_languages", "working_days") else value)
+    changed = sorted(
+        field for field, value in normalised.items() if profile.pk is None or getattr(profile, field) != value
+    )
+    for field, value in normalised.items():
+        setattr(profile, field, value)
     try:
         profile.full_clean(exclude=["party", "updated_by"])
     except ValidationError as error:
@@ -442,6 +448,6 @@ def update_party_profile(*, actor: Any, party: Party, **values: Any) -> PartyPro
         action=AuditAction.PARTY_PROFILE_UPDATED,
         actor=actor,
         target=profile,
-        data={"party": party.code, "changed": sorted(changed)},
+        data={"party": party.code, "changed": changed},
     )
     return profile

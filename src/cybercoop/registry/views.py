@@ -68,7 +68,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "today": today,
         "inbox_pending": selectors.inbox(party=party).filter(acknowledged_at__isnull=True).count(),
-        "pending": selectors.pending_acknowledgements().count() if request.user.role == Role.SECRETARIAT else None,
+        "pending": selectors.pending_acknowledgements(viewer=request.user).count()
+        if request.user.has_perm(Permission.VIEW_ACKNOWLEDGEMENTS)
+        else None,
     }
     return render(request, "registry/overview.html", context)
 
@@ -132,7 +134,7 @@ def _instrument_page(request: HttpRequest, instrument: Instrument, status: int =
 @login_required
 @require_GET
 def instrument(request: HttpRequest, code: str) -> HttpResponse:
-    """An instrument: parameters, standing of every Party (P16, P18), records, original and copies (P19)."""
+    """An instrument: parameters, standing of every Party (P16.1, P16.2, P18), records, original and copies (P19)."""
     require(request.user, Permission.VIEW_REGISTRY)
     return _instrument_page(request, _instrument(code))
 
