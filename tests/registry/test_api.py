@@ -124,7 +124,7 @@ def test_the_registry_needs_a_token(client, protocol):
     assert r.json()["errors"] == []
 
 
-# --- instruments and the in-force question (P16) --------------------------------------------------------
+# --- instruments and the in-force question (P16.1, P16.2) ------------------------------------------------
 
 
 @pytest.mark.rule("P16.2")

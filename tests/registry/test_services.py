@@ -314,3 +314,25 @@ def test_the_profile_is_kept_by_that_partys_registrar_only(kz_registrar, ru_regi
         )
     assert set(error.value.errors) == {"accepted_languages", "office_closes_at", "working_days"}
     assert PartyProfile.objects.get().accepted_languages == ["en", "kk"]
+
+
+@pytest.mark.rule("P14", "R4")
+def test_a_bilateral_agreement_is_a_legal_basis_of_its_own(secretariat, protocol, kz_body, ru_body, clock):
+    agreement = services.create_instrument(
+        actor=secretariat,
+        code="kz-ru-2019",
+        kind="bilateral",
+        name_ru="Соглашение между МВД Республики Казахстан и МВД Российской Федерации",
+        adopted_on=D(2019, 6, 12),
+        notifications_required=2,
+        execution_term_days=20,
+    )
+    kz, ru = kz_body.party, ru_body.party
+    for party, day in ((kz, D(2019, 9, 3)), (ru, D(2019, 10, 21))):
+        services.record_event(actor=secretariat, instrument=agreement, party=party, kind="signed", on=D(2019, 6, 12))
+        services.record_event(actor=secretariat, instrument=agreement, party=party, kind="notified", on=day)
+    on = D(2020, 1, 1)
+    assert selectors.in_force_between(instrument=agreement, party_a=kz, party_b=ru, on=on)
+    # The Protocol is not in force between them (nothing recorded for it), the agreement is: P14.
+    assert selectors.instruments_in_force_between(party_a=kz, party_b=ru, on=on) == [agreement]
+    assert agreement.execution_term_days == 20
