@@ -14,23 +14,8 @@ from cybercoop.registry.models import Body, Instrument, Party
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 DATE_ERRORS = {"invalid": _("Enter a date as YYYY-MM-DD.")}
-WEEKDAYS = [
-    (1, _("Monday")),
-    (2, _("Tuesday")),
-    (3, _("Wednesday")),
-    (4, _("Thursday")),
-    (5, _("Friday")),
-    (6, _("Saturday")),
-    (7, _("Sunday")),
-]
-PROFILE_LANGUAGES = [
-    ("kk", _("Kazakh")),
-    ("en", _("English")),
-    ("hy", _("Armenian")),
-    ("be", _("Belarusian")),
-    ("ky", _("Kyrgyz")),
-    ("tg", _("Tajik")),
-]
+WEEKDAYS = list(rules.WEEKDAY_LABELS.items())
+PROFILE_LANGUAGES = list(rules.PROFILE_LANGUAGE_LABELS.items())
 
 
 class PartyChoiceField(forms.ModelChoiceField):
@@ -153,6 +138,8 @@ class DesignationForm(forms.Form):
     def __init__(self, *args, parties=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["party"].queryset = parties if parties is not None else _state_parties()
+        if len(self.fields["party"].queryset) == 1:  # a registrar files for one Party only
+            self.fields["party"].initial = self.fields["party"].queryset[0]
         bodies = Body.objects.select_related("party").filter(party__in=self.fields["party"].queryset)
         self.fields["body"].queryset = bodies.order_by("party__name_ru", "name_ru")
         self.fields["replaces"].queryset = bodies.order_by("party__name_ru", "name_ru")

@@ -29,6 +29,26 @@ class BodyKind(models.TextChoices):
     SECRETARIAT = "secretariat", _("Secretariat")
 
 
+# P13: Russian is always accepted; these are the other languages a Party may accept in requests.
+PROFILE_LANGUAGE_LABELS: dict[str, Promise] = {
+    "kk": _("Kazakh"),
+    "en": _("English"),
+    "hy": _("Armenian"),
+    "be": _("Belarusian"),
+    "ky": _("Kyrgyz"),
+    "tg": _("Tajik"),
+}
+WEEKDAY_LABELS: dict[int, Promise] = {
+    1: _("Monday"),
+    2: _("Tuesday"),
+    3: _("Wednesday"),
+    4: _("Thursday"),
+    5: _("Friday"),
+    6: _("Saturday"),
+    7: _("Sunday"),
+}
+
+
 def is_time_zone(name: str) -> bool:
     """True for an IANA time zone name (Asia/Almaty, Europe/Moscow …)."""
     return name in zoneinfo.available_timezones()

@@ -403,7 +403,7 @@ PROFILE_FIELDS = (
     "contact_phone",
     "contact_email",
 )
-PROFILE_LANGUAGES = ("kk", "en", "hy", "be", "ky", "tg")
+PROFILE_LANGUAGES = tuple(rules.PROFILE_LANGUAGE_LABELS)
 
 
 @transaction.atomic

@@ -320,6 +320,10 @@ def party_profile(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "party": party,
         "profile": profile,
+        "languages": [
+            rules.PROFILE_LANGUAGE_LABELS[c] for c in profile.accepted_languages if c in rules.PROFILE_LANGUAGE_LABELS
+        ],
+        "days": [rules.WEEKDAY_LABELS[d] for d in profile.working_days if d in rules.WEEKDAY_LABELS],
         "form": form,
         "bodies": selectors.bodies(party_code=party.code),
         "may_register_body": request.user.has_perm(Permission.REGISTER_BODY, party),
