@@ -105,6 +105,23 @@ def ru_auditor(ru_body):
 
 
 @pytest.fixture
+def kz_registrar(kz_body):
+    return UserFactory(username="kz.registrar", body=kz_body, role="registrar")
+
+
+@pytest.fixture
+def ru_registrar(ru_body):
+    return UserFactory(username="ru.registrar", body=ru_body, role="registrar")
+
+
+@pytest.fixture
+def secretariat(db):
+    """An officer of the CSTO Secretariat, the depositary (P4.3, P16.1, P19)."""
+    body = BodyFactory(party=PartyFactory(secretariat=True), code="CSTO-SEC", kind="secretariat")
+    return UserFactory(username="csto.secretariat", body=body, role="secretariat")
+
+
+@pytest.fixture
 def outsider(outsider_body):
     """A user of a third Party's body: must see nothing of the others' business."""
     return UserFactory(username="am.officer", body=outsider_body, role="officer")

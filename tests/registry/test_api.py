@@ -20,29 +20,12 @@ from cybercoop.registry.models import (
     InstrumentEvent,
     PartyProfile,
 )
-from tests.accounts.factories import UserFactory
 from tests.registry.factories import BodyFactory, InstrumentFactory, PartyFactory, in_force, record
 
 D = dt.date
 API = "/api/v1/registry"
 PROTOCOL = "csto-2014-information-sphere"
 PDF = b"%PDF-1.7\n% a tiny test document\n%%EOF\n"
-
-
-@pytest.fixture
-def secretariat(db):
-    body = BodyFactory(party=PartyFactory(secretariat=True), code="CSTO-SEC", kind="secretariat")
-    return UserFactory(username="csto.secretariat", body=body, role="secretariat")
-
-
-@pytest.fixture
-def kz_registrar(kz_body):
-    return UserFactory(username="kz.registrar", body=kz_body, role="registrar")
-
-
-@pytest.fixture
-def ru_registrar(ru_body):
-    return UserFactory(username="ru.registrar", body=ru_body, role="registrar")
 
 
 @pytest.fixture

@@ -11,27 +11,10 @@ from cybercoop.core.append_only import AppendOnlyError
 from cybercoop.core.errors import InvalidInput
 from cybercoop.registry import selectors, services
 from cybercoop.registry.models import Acknowledgement, DesignationNotice, InstrumentEvent, PartyProfile
-from tests.accounts.factories import UserFactory
-from tests.registry.factories import BodyFactory, InstrumentFactory, PartyFactory, in_force
+from tests.registry.factories import InstrumentFactory, PartyFactory, in_force
 
 D = dt.date
 PDF = b"%PDF-1.7\n% a tiny test document\n%%EOF\n"
-
-
-@pytest.fixture
-def secretariat(db):
-    body = BodyFactory(party=PartyFactory(secretariat=True), code="CSTO-SEC", kind="secretariat")
-    return UserFactory(username="csto.secretariat", body=body, role="secretariat")
-
-
-@pytest.fixture
-def kz_registrar(kz_body):
-    return UserFactory(username="kz.registrar", body=kz_body, role="registrar")
-
-
-@pytest.fixture
-def ru_registrar(ru_body):
-    return UserFactory(username="ru.registrar", body=ru_body, role="registrar")
 
 
 @pytest.fixture

@@ -7,21 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cybercoop.audit.models import AuditEntry
 from cybercoop.registry.models import Acknowledgement, DesignationNotice, InstrumentEvent, PartyProfile
-from tests.accounts.factories import UserFactory
-from tests.registry.factories import BodyFactory, InstrumentFactory, PartyFactory, in_force, record
+from tests.registry.factories import InstrumentFactory, PartyFactory, in_force, record
 
 PROTOCOL = "/registry/instruments/csto-2014-information-sphere/"
-
-
-@pytest.fixture
-def secretariat(db):
-    body = BodyFactory(party=PartyFactory(secretariat=True), code="CSTO-SEC", kind="secretariat")
-    return UserFactory(username="csto.secretariat", body=body, role="secretariat")
-
-
-@pytest.fixture
-def kz_registrar(kz_body):
-    return UserFactory(username="kz.registrar", body=kz_body, role="registrar")
 
 
 @pytest.fixture

@@ -139,62 +139,69 @@ def instrument(request: HttpRequest, code: str) -> HttpResponse:
     return _instrument_page(request, _instrument(code))
 
 
+def _submit(
+    request: HttpRequest, instrument: Instrument, form: Any, form_name: str, action: Any, success: str
+) -> HttpResponse:
+    """Run one of the depositary's forms through its service; on refusal, show the page with the form's errors."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except InvalidInput as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, success)
+            return redirect("registry:instrument", code=instrument.code)
+    return _instrument_page(request, instrument, status=422, **{form_name: form})
+
+
 @login_required
 @require_POST
 def record_event(request: HttpRequest, code: str) -> HttpResponse:
     """Record a signature, notification or withdrawal notice received by the depositary."""
     require(request.user, Permission.MANAGE_INSTRUMENTS)
     instrument = _instrument(code)
-    form = EventForm(request.POST)
-    if form.is_valid():
-        try:
-            services.record_event(actor=request.user, instrument=instrument, **form.cleaned_data)
-        except InvalidInput as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("The record has been made."))
-            return redirect("registry:instrument", code=code)
-    return _instrument_page(request, instrument, status=422, event_form=form)
+    return _submit(
+        request,
+        instrument,
+        EventForm(request.POST),
+        "event_form",
+        lambda data: services.record_event(actor=request.user, instrument=instrument, **data),
+        _("The record has been made."),
+    )
 
 
 @login_required
 @require_POST
 def store_original(request: HttpRequest, code: str) -> HttpResponse:
+    """Store the original text of an instrument (P19)."""
     require(request.user, Permission.MANAGE_INSTRUMENTS)
     instrument = _instrument(code)
-    form = OriginalForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.store_original(actor=request.user, instrument=instrument, upload=form.cleaned_data["file"])
-        except InvalidInput as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("The original has been stored."))
-            return redirect("registry:instrument", code=code)
-    return _instrument_page(request, instrument, status=422, original_form=form)
+    return _submit(
+        request,
+        instrument,
+        OriginalForm(request.POST, request.FILES),
+        "original_form",
+        lambda data: services.store_original(actor=request.user, instrument=instrument, upload=data["file"]),
+        _("The original has been stored."),
+    )
 
 
 @login_required
 @require_POST
 def record_copy(request: HttpRequest, code: str) -> HttpResponse:
+    """Record a certified copy sent to a signatory (P19)."""
     require(request.user, Permission.MANAGE_INSTRUMENTS)
     instrument = _instrument(code)
-    form = CertifiedCopyForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.record_certified_copy(
-                actor=request.user,
-                instrument=instrument,
-                party=form.cleaned_data["party"],
-                sent_on=form.cleaned_data["sent_on"],
-                upload=form.cleaned_data["file"],
-            )
-        except InvalidInput as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("The certified copy has been recorded."))
-            return redirect("registry:instrument", code=code)
-    return _instrument_page(request, instrument, status=422, copy_form=form)
+    return _submit(
+        request,
+        instrument,
+        CertifiedCopyForm(request.POST, request.FILES),
+        "copy_form",
+        lambda data: services.record_certified_copy(
+            actor=request.user, instrument=instrument, party=data["party"], sent_on=data["sent_on"], upload=data["file"]
+        ),
+        _("The certified copy has been recorded."),
+    )
 
 
 @login_required
