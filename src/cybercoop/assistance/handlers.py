@@ -1,0 +1,72 @@
+"""Applying stored assistance messages to the case they belong to (registered with the exchange)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cybercoop.assistance import rules, services
+from cybercoop.assistance.models import Case
+from cybercoop.core.permissions import Permission, register_object_rule
+from cybercoop.exchange import handlers as exchange_handlers
+from cybercoop.registry import selectors as registry
+
+
+def apply_message(message: Any) -> None:
+    """Bring the case in line with its messages. A request arriving from another node opens the case here."""
+    case = Case.objects.filter(pk=message.conversation).first()
+    if case is None:
+        case = _open_from_request(message)
+    services.recompute(case=case)
+
+
+def _open_from_request(message: Any) -> Case:
+    if message.kind != rules.Kind.REQUEST:
+        raise LookupError(f"message {message.id} belongs to no known case")
+    body = message.body
+    instrument = registry.get_instrument(code=message.instrument)
+    if instrument is None:
+        raise LookupError(f"unknown instrument {message.instrument!r}")
+    return Case.objects.create(
+        id=message.conversation,
+        state=rules.CaseState.DRAFT,
+        requesting_body=message.sender_body,
+        requested_body=message.recipient_body,
+        handling_body=message.recipient_body,
+        instrument=instrument,
+        drafted_by=message.sender_user,
+        outgoing_number=body.get("outgoing_number", ""),
+        urgent=bool(body.get("urgent")),
+        subject=body.get("subject", ""),
+        scope=body.get("scope", ""),
+        purpose=body.get("purpose", ""),
+        grounds=body.get("grounds", ""),
+        substance=body.get("substance", ""),
+        assistance_kinds=body.get("assistance_kinds", []),
+        assistance_sought=body.get("assistance_sought", ""),
+        identifiers=body.get("identifiers", ""),
+        execution_term_days=body.get("execution_term_days"),
+        other_information=body.get("other_information", ""),
+        offence=body.get("offence", ""),
+        dual_criminality_confirmed=bool(body.get("dual_criminality_confirmed")),
+        annex_language=body.get("annex_language", ""),
+        marking=message.marking,
+        purposes=message.purposes,
+        created_at=message.created_at,
+        updated_at=message.created_at,
+    )
+
+
+def install() -> None:
+    """Register the message handler and the object rules; called once from the app's `ready()`."""
+    exchange_handlers.register("assistance.")(apply_message)
+
+    def _party_to(user: Any, case: Any) -> bool:
+        return case.side_of(user.body_id) is not None
+
+    for permission in (
+        Permission.VIEW_CASE,
+        Permission.WORK_ON_CASE,
+        Permission.APPROVE_REQUEST,
+        Permission.REFUSE_REQUEST,
+    ):
+        register_object_rule(permission)(_party_to)

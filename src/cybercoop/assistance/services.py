@@ -1,0 +1,763 @@
+"""Every change to a case: drafting and approval on the requesting side, then one service per act between
+the two bodies, each sent as a message (`exchange.services.send`) and applied by `recompute`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from cybercoop.accounts.selectors import users
+from cybercoop.assistance import rules, selectors
+from cybercoop.assistance.models import Case, Clock
+from cybercoop.assistance.rules import Kind, Side
+from cybercoop.audit import services as audit
+from cybercoop.audit.rules import AuditAction
+from cybercoop.core import clock
+from cybercoop.core.errors import InvalidInput, RuleViolation
+from cybercoop.core.permissions import Permission, require
+from cybercoop.exchange import selectors as exchange_selectors
+from cybercoop.exchange import services as exchange
+from cybercoop.exchange.rules import Marking
+from cybercoop.registry import selectors as registry
+from cybercoop.registry.models import Body
+
+logger = logging.getLogger(__name__)
+
+DRAFT_FIELDS = (
+    "subject",
+    "scope",
+    "purpose",
+    "grounds",
+    "substance",
+    "assistance_kinds",
+    "assistance_sought",
+    "identifiers",
+    "execution_term_days",
+    "other_information",
+    "offence",
+    "dual_criminality_confirmed",
+    "annex_language",
+    "urgent",
+    "marking",
+    "purposes",
+)
+TEXT_LIMITS = {
+    "subject": 300,
+    "purpose": 5000,
+    "grounds": 5000,
+    "substance": 20000,
+    "assistance_sought": 20000,
+    "identifiers": 10000,
+    "other_information": 10000,
+    "offence": 300,
+}
+Uploads = Sequence[UploadedFile[bytes]]
+
+
+def _refuse(message: Any, errors: dict[str, Any]) -> None:
+    if errors:
+        raise InvalidInput(message, errors={field: [text] for field, text in errors.items()})
+
+
+def request_facts(case: Case) -> rules.RequestFacts:
+    """The request's fields as the rules check them."""
+    return rules.RequestFacts(
+        subject=case.subject,
+        scope=case.scope,
+        purpose=case.purpose,
+        grounds=case.grounds,
+        substance=case.substance,
+        assistance_kinds=tuple(case.assistance_kinds),
+        assistance_sought=case.assistance_sought,
+        identifiers=case.identifiers,
+        execution_term_days=case.execution_term_days,
+        other_information=case.other_information,
+        urgent=case.urgent,
+        dual_criminality_confirmed=case.dual_criminality_confirmed,
+        offence=case.offence,
+        annex_language=case.annex_language,
+    )
+
+
+def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Shape of the draft's fields (lengths, choices, types), field by field."""
+    errors: dict[str, Any] = {}
+    unknown = set(values) - set(DRAFT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown request fields: {sorted(unknown)}")
+    for name, limit in TEXT_LIMITS.items():
+        if name in values and len(str(values[name] or "")) > limit:
+            errors[name] = _("At most %(count)d characters.") % {"count": limit}
+    if "scope" in values and values["scope"] and values["scope"] not in rules.Scope.values:
+        errors["scope"] = _("Choose what the request concerns from the list of Article 3 (P3.1).")
+    if "assistance_kinds" in values and (
+        not isinstance(values["assistance_kinds"], list)
+        or any(k not in rules.AssistanceKind.values for k in values["assistance_kinds"])
+    ):
+        errors["assistance_kinds"] = _("Choose operational-search measures, procedural actions or both (P5.2).")
+    term = values.get("execution_term_days")
+    if term is not None and (not isinstance(term, int) or not 1 <= term <= 365):
+        errors["execution_term_days"] = _("An agreed term is from 1 to 365 days.")
+    if "marking" in values and values["marking"] not in Marking.values:
+        errors["marking"] = _("Choose a marking from the list.")
+    if "purposes" in values and (
+        not isinstance(values["purposes"], list)
+        or any(not str(p).strip() or len(str(p)) > 300 for p in values["purposes"])
+    ):
+        errors["purposes"] = _("Each permitted purpose is a line of at most 300 characters.")
+    return errors
+
+
+def _check_parties(*, requesting: Body, requested: Body, instrument: Any, on: dt.date) -> dict[str, Any]:
+    """Only bodies designated and under an instrument in force for both Parties may exchange requests."""
+    errors: dict[str, Any] = {}
+    if requested.party_id == requesting.party_id:
+        errors["requested_body"] = _("A request under the Protocol goes to a body of another Party.")
+        return errors
+    if not registry.in_force_between(
+        instrument=instrument, party_a=requesting.party, party_b=requested.party, on=on
+    ):  # P16.2, P18
+        errors["instrument"] = _("This instrument is not in force between the two Parties today.")
+    if registry.protocol() is not None and instrument.code == registry.PROTOCOL_CODE:
+        if not registry.is_designated(body=requested, instrument=instrument, on=on):  # P4.2
+            errors["requested_body"] = _("This body is not a designated competent body today.")
+        if not registry.is_designated(body=requesting, instrument=instrument, on=on):
+            errors["requesting_body"] = _("Your body is not a designated competent body today.")
+    return errors
+
+
+# --- drafting and approval (requesting side; no message yet) ------------------------------------------------
+
+
+@transaction.atomic
+def create_draft(*, actor: Any, requested_body: Body, instrument: Any, **fields: Any) -> Case:
+    """Start a request to `requested_body` under `instrument` (P6.1, P14); the fields may be completed later."""
+    require(actor, Permission.DRAFT_REQUEST)
+    errors = _check_fields(fields)
+    today = registry.depositary_today()
+    errors.update(_check_parties(requesting=actor.body, requested=requested_body, instrument=instrument, on=today))
+    _refuse(_("The draft could not be created."), errors)
+    now = clock.now()
+    case = Case(
+        requesting_body=actor.body,
+        requested_body=requested_body,
+        handling_body=requested_body,
+        instrument=instrument,
+        drafted_by=actor,
+        created_at=now,
+        updated_at=now,
+        execution_term_days=None,
+        purposes=[],
+    )
+    for name, value in fields.items():
+        setattr(case, name, value)
+    if not case.purposes and case.purpose:
+        case.purposes = [case.purpose[:300]]
+    case.save()
+    audit.record(action=AuditAction.CASE_DRAFTED, actor=actor, target=case, data={"to": requested_body.code})
+    return case
+
+
+def _lock(case: Case) -> Case:
+    return (
+        Case.objects.select_for_update()
+        .select_related("requesting_body__party", "requested_body__party", "handling_body__party", "instrument")
+        .get(pk=case.pk)
+    )
+
+
+def _require_draft(case: Case, actor: Any) -> None:
+    if case.side_of(actor.body_id) != Side.REQUESTING:
+        raise PermissionDenied
+    if case.state not in rules.DRAFT_STATES:
+        raise RuleViolation("P6.2", _("The request has been sent; it can no longer be edited."))
+
+
+@transaction.atomic
+def update_draft(
+    *, actor: Any, case: Case, requested_body: Body | None = None, instrument: Any = None, **fields: Any
+) -> Case:
+    """Change a draft (P6.2 fields, addressee, legal basis); only while it is a draft."""
+    require(actor, Permission.DRAFT_REQUEST)
+    case = _lock(case)
+    _require_draft(case, actor)
+    if case.state != rules.CaseState.DRAFT:
+        raise RuleViolation("P6.5", _("The draft is awaiting approval; it must be returned before it is edited."))
+    errors = _check_fields(fields)
+    if requested_body is not None or instrument is not None:
+        errors.update(
+            _check_parties(
+                requesting=case.requesting_body,
+                requested=requested_body or case.requested_body,
+                instrument=instrument or case.instrument,
+                on=registry.depositary_today(),
+            )
+        )
+    _refuse(_("The draft could not be saved."), errors)
+    if requested_body is not None:
+        case.requested_body = case.handling_body = requested_body
+    if instrument is not None:
+        case.instrument = instrument
+    for name, value in fields.items():
+        setattr(case, name, value)
+    case.updated_at = clock.now()
+    case.save()
+    audit.record(action=AuditAction.CASE_DRAFT_EDITED, actor=actor, target=case, data={"fields": sorted(fields)})
+    return case
+
+
+def _check_complete(case: Case) -> None:
+    errors = dict(rules.check_request(request_facts(case)))  # P6.2
+    errors.update(
+        _check_parties(
+            requesting=case.requesting_body,
+            requested=case.requested_body,
+            instrument=case.instrument,
+            on=registry.depositary_today(),
+        )
+    )
+    _refuse(_("The request is not complete."), errors)
+
+
+@transaction.atomic
+def submit_for_approval(*, actor: Any, case: Case) -> Case:
+    """Hand a complete draft to the head or a deputy, who alone may sign it (P6.5)."""
+    require(actor, Permission.DRAFT_REQUEST)
+    case = _lock(case)
+    _require_draft(case, actor)
+    if case.state != rules.CaseState.DRAFT:
+        raise RuleViolation("P6.5", _("The request is already awaiting approval."))
+    _check_complete(case)
+    case.state = rules.CaseState.AWAITING_APPROVAL
+    case.submitted_by = actor
+    case.return_comment = ""
+    case.updated_at = clock.now()
+    case.save()
+    audit.record(action=AuditAction.CASE_SUBMITTED, actor=actor, target=case)
+    return case
+
+
+@transaction.atomic
+def return_to_draft(*, actor: Any, case: Case, comment: str) -> Case:
+    """The head or a deputy sends a draft back to be reworked, saying why."""
+    require(actor, Permission.APPROVE_REQUEST)
+    case = _lock(case)
+    _require_draft(case, actor)
+    if case.state != rules.CaseState.AWAITING_APPROVAL:
+        raise RuleViolation("P6.5", _("Only a request awaiting approval can be returned."))
+    _refuse(
+        _("The request could not be returned."), {"comment": _("Say what must change.")} if not comment.strip() else {}
+    )
+    case.state = rules.CaseState.DRAFT
+    case.return_comment = comment.strip()[:5000]
+    case.updated_at = clock.now()
+    case.save()
+    audit.record(action=AuditAction.CASE_RETURNED, actor=actor, target=case)
+    return case
+
+
+@transaction.atomic
+def discard_draft(*, actor: Any, case: Case) -> Case:
+    """Abandon a request that was never sent."""
+    require(actor, Permission.DRAFT_REQUEST)
+    case = _lock(case)
+    _require_draft(case, actor)
+    case.state = rules.CaseState.DISCARDED
+    case.closed_at = case.updated_at = clock.now()
+    case.save()
+    audit.record(action=AuditAction.CASE_DISCARDED, actor=actor, target=case)
+    return case
+
+
+def _next_number(body: Body, field: str, prefix: str) -> str:
+    # Lock the body row: two requests approved at once must not get the same number.
+    Body.objects.select_for_update().get(pk=body.pk)
+    count = Case.objects.filter(**{f"{field}__startswith": prefix}).count()
+    return f"{prefix}{count + 1:05d}"
+
+
+def _request_body(case: Case, actor: Any) -> dict[str, Any]:
+    return {
+        "outgoing_number": case.outgoing_number,
+        "requesting_body": case.requesting_body.code,
+        "requested_body": case.requested_body.code,
+        "urgent": case.urgent,
+        "subject": case.subject,
+        "scope": case.scope,
+        "purpose": case.purpose,
+        "grounds": case.grounds,
+        "substance": case.substance,
+        "assistance_kinds": list(case.assistance_kinds),
+        "assistance_sought": case.assistance_sought,
+        "identifiers": case.identifiers,
+        "execution_term_days": case.execution_term_days or case.instrument.execution_term_days,
+        "other_information": case.other_information,
+        "offence": case.offence,
+        "dual_criminality_confirmed": case.dual_criminality_confirmed,
+        "annex_language": case.annex_language,
+        "signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role},
+    }
+
+
+@transaction.atomic
+def approve_and_send(*, actor: Any, case: Case, uploads: Uploads = ()) -> Case:
+    """The head or a deputy approves the request and it goes to the requested body (P6.1, P6.2, P6.3, P6.5)."""
+    return _send_request(actor=actor, case=case, uploads=uploads, urgent=False)
+
+
+@transaction.atomic
+def send_urgent(*, actor: Any, case: Case, uploads: Uploads = ()) -> Case:
+    """P6.4: urgent operational information goes at once by the technical channel; the head or a deputy
+    confirms it in writing within 72 hours (`confirm_urgent`)."""
+    return _send_request(actor=actor, case=case, uploads=uploads, urgent=True)
+
+
+def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool) -> Case:
+    require(actor, Permission.DRAFT_REQUEST if urgent else Permission.APPROVE_REQUEST)
+    case = _lock(case)
+    _require_draft(case, actor)
+    if urgent and not case.urgent:
+        raise RuleViolation("P6.4", _("Only a request marked urgent goes before its written approval."))
+    _check_complete(case)
+    now = clock.now()
+    case.outgoing_number = _next_number(
+        case.requesting_body, "outgoing_number", f"{case.requesting_body.code}-{now:%Y}-"
+    )
+    if not urgent:
+        case.approved_by, case.approved_at = actor, now
+    case.updated_at = now
+    case.save()
+    return _send(
+        case=case, actor=actor, kind=Kind.REQUEST, body=_request_body(case, actor), uploads=uploads, locked=True
+    )
+
+
+@transaction.atomic
+def confirm_urgent(*, actor: Any, case: Case) -> Case:
+    """P6.4, P6.5: the written confirmation of an urgent request, signed by the head or a deputy."""
+    case = _send(
+        case=case,
+        actor=actor,
+        kind=Kind.URGENT_CONFIRMATION,
+        body={"signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role}},
+    )
+    Case.objects.filter(pk=case.pk).update(approved_by=actor, approved_at=case.urgent_confirmed_at)
+    case.refresh_from_db()
+    return case
+
+
+# --- the acts between the two bodies ------------------------------------------------------------------------
+
+
+def _send(
+    *, case: Case, actor: Any, kind: Kind, body: dict[str, Any], uploads: Uploads = (), locked: bool = False
+) -> Case:
+    """Check the act against the state machine and the actor's role, then send it as a message."""
+    if not locked:
+        case = _lock(case)
+    transition = rules.TRANSITIONS[kind]
+    side = case.side_of(actor.body_id)
+    if side is None:
+        raise PermissionDenied
+    if kind != Kind.REQUEST:
+        require(actor, transition.permission, case)
+    reason = rules.refusal_reason(kind=kind, state=case.state, side=side, derived=derive(case))
+    if reason is not None:
+        raise RuleViolation(transition.rules[0], reason)
+    attachments = [exchange.store_attachment(upload=upload, actor=actor) for upload in uploads]
+    sender, recipient = (
+        (case.requesting_body, case.handling_body)
+        if side == Side.REQUESTING
+        else (case.handling_body, case.requesting_body)
+    )
+    exchange.send(
+        conversation=case.id,
+        kind=kind,
+        sender_body=sender,
+        recipient_body=recipient,
+        sender_user=actor,
+        instrument=case.instrument.code,
+        marking=case.marking,
+        purposes=case.purposes,
+        conditions=case.conditions_accepted,  # P7.7: accepted conditions go with everything the case produces
+        body=body,
+        attachments=attachments,
+    )
+    return Case.objects.get(pk=case.pk)
+
+
+def _text(value: str, field: str, message: Any, limit: int = 20000) -> str:
+    value = (value or "").strip()
+    if not value:
+        _refuse(message, {field: _("This field is required.")})
+    if len(value) > limit:
+        _refuse(message, {field: _("At most %(count)d characters.") % {"count": limit}})
+    return value
+
+
+@transaction.atomic
+def register_receipt(*, actor: Any, case: Case, received_at: dt.datetime | None = None) -> Case:
+    """The requested body registers the request; the execution term runs from receipt (P7.2)."""
+    now = clock.now()
+    received = received_at or now
+    locked = _lock(case)
+    sent = exchange_selectors.conversation(conversation_id=locked.id).filter(kind=Kind.REQUEST).first()
+    errors: dict[str, Any] = {}
+    if received > now:
+        errors["received_at"] = _("The request cannot have been received in the future.")
+    elif sent is not None and received < sent.created_at:
+        errors["received_at"] = _("The request cannot have been received before it was sent.")
+    _refuse(_("The receipt could not be registered."), errors)
+    if locked.side_of(actor.body_id) == Side.REQUESTED and locked.state == rules.CaseState.SENT:
+        locked.incoming_number = _next_number(
+            locked.handling_body, "incoming_number", f"{locked.handling_body.code}-{now:%Y}-I-"
+        )
+        locked.save(update_fields=["incoming_number"])
+    return _send(
+        case=locked,
+        actor=actor,
+        kind=Kind.RECEIPT,
+        body={"received_at": received.isoformat(), "incoming_number": locked.incoming_number},
+        locked=True,
+    )
+
+
+@transaction.atomic
+def forward(*, actor: Any, case: Case, to_body: Body, reason: str) -> Case:
+    """P7.4: a request outside the body's competence goes to the competent body of its own State within three
+    days of receipt; the requesting body learns of it at the same time (the message goes to it)."""
+    message = _("The request could not be forwarded.")
+    errors: dict[str, Any] = {}
+    if to_body.party_id != case.handling_body.party_id:
+        errors["to_body"] = _("A request is forwarded to a competent body of the same State (P7.4).")
+    elif to_body.pk == case.handling_body_id:
+        errors["to_body"] = _("Choose another body than your own.")
+    _refuse(message, errors)
+    reason = _text(reason, "reason", message, 5000)
+    return _send(case=case, actor=actor, kind=Kind.FORWARD, body={"to_body": to_body.code, "reason": reason})
+
+
+@transaction.atomic
+def notify_delay(*, actor: Any, case: Case, reason: str, expected_on: dt.date | None = None) -> Case:
+    """P7.3: circumstances that prevent or significantly delay execution, notified at once."""
+    message = _("The delay could not be notified.")
+    reason = _text(reason, "reason", message, 5000)
+    return _send(
+        case=case,
+        actor=actor,
+        kind=Kind.DELAY,
+        body={"reason": reason, "expected_on": expected_on.isoformat() if expected_on else None},
+    )
+
+
+@transaction.atomic
+def request_information(*, actor: Any, case: Case, questions: str, uploads: Uploads = ()) -> Case:
+    """P7.5: the requested body asks for additional information. The execution term is not suspended."""
+    questions = _text(questions, "questions", _("The question could not be sent."))
+    return _send(case=case, actor=actor, kind=Kind.INFO_REQUEST, body={"questions": questions}, uploads=uploads)
+
+
+@transaction.atomic
+def provide_information(*, actor: Any, case: Case, answer: str, uploads: Uploads = ()) -> Case:
+    """P7.5: the requesting body answers in the same case."""
+    answer = _text(answer, "answer", _("The answer could not be sent."))
+    return _send(case=case, actor=actor, kind=Kind.INFO_REPLY, body={"answer": answer}, uploads=uploads)
+
+
+@transaction.atomic
+def postpone(*, actor: Any, case: Case, reason: str, until: dt.date) -> Case:
+    """P7.6: execution is postponed, with notice, where it could hinder proceedings in the requested State."""
+    message = _("The execution could not be postponed.")
+    today = clock.now().astimezone(case.handling_body.zone).date()
+    if until <= today:
+        _refuse(message, {"until": _("The new date must be after today.")})
+    if until > today + dt.timedelta(days=730):
+        _refuse(message, {"until": _("The new date must be within two years.")})
+    reason = _text(reason, "reason", message, 5000)
+    return _send(case=case, actor=actor, kind=Kind.POSTPONEMENT, body={"reason": reason, "until": until.isoformat()})
+
+
+@transaction.atomic
+def propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], reason: str) -> Case:
+    """P7.6: execution made conditional on terms set after consultations."""
+    message = _("The conditions could not be proposed.")
+    cleaned = [c.strip() for c in conditions if c.strip()]
+    if not cleaned:
+        _refuse(message, {"conditions": _("State at least one condition.")})
+    if any(len(c) > 1000 for c in cleaned) or len(cleaned) > 20:
+        _refuse(message, {"conditions": _("At most 20 conditions of at most 1,000 characters each.")})
+    reason = _text(reason, "reason", message, 5000)
+    return _send(case=case, actor=actor, kind=Kind.CONDITIONS, body={"conditions": cleaned, "reason": reason})
+
+
+@transaction.atomic
+def reply_to_conditions(*, actor: Any, case: Case, accepted: bool, comment: str = "") -> Case:
+    """P7.7: the requesting body accepts the conditions (and must then comply with them) or declines them."""
+    if len(comment) > 5000:
+        _refuse(_("The reply could not be sent."), {"comment": _("At most %(count)d characters.") % {"count": 5000}})
+    return _send(
+        case=case, actor=actor, kind=Kind.CONDITIONS_REPLY, body={"accepted": accepted, "comment": comment.strip()}
+    )
+
+
+def _representatives(value: Sequence[Any], message: Any) -> list[dict[str, str]]:
+    people = []
+    for item in value:
+        name = str(item.get("name", "") if isinstance(item, dict) else item).strip()
+        position = str(item.get("position", "") if isinstance(item, dict) else "").strip()
+        if name:
+            people.append({"name": name[:200], "position": position[:200]})
+    if not people:
+        _refuse(message, {"representatives": _("Name at least one representative.")})
+    if len(people) > 20:
+        _refuse(message, {"representatives": _("At most 20 representatives.")})
+    return people
+
+
+def _period(starts_on: dt.date, ends_on: dt.date, message: Any) -> None:
+    if ends_on < starts_on:
+        _refuse(message, {"ends_on": _("The end date is before the start date.")})
+
+
+@transaction.atomic
+def request_participation(
+    *, actor: Any, case: Case, representatives: Sequence[Any], starts_on: dt.date, ends_on: dt.date, note: str = ""
+) -> Case:
+    """P8: the requesting body asks that its representatives take part in the execution."""
+    message = _("The participation could not be requested.")
+    people = _representatives(representatives, message)
+    _period(starts_on, ends_on, message)
+    return _send(
+        case=case,
+        actor=actor,
+        kind=Kind.PARTICIPATION_REQUEST,
+        body={
+            "representatives": people,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+            "note": note.strip()[:5000],
+        },
+    )
+
+
+@transaction.atomic
+def decide_participation(
+    *,
+    actor: Any,
+    case: Case,
+    agreed: bool,
+    representatives: Sequence[Any] = (),
+    starts_on: dt.date | None = None,
+    ends_on: dt.date | None = None,
+    reasons: str = "",
+) -> Case:
+    """P8: the requested body agrees (with names and dates) or refuses, under its law, with reasons."""
+    message = _("The decision could not be sent.")
+    body: dict[str, Any] = {"agreed": agreed}
+    if agreed:
+        if starts_on is None or ends_on is None:
+            raise InvalidInput(message, errors={"starts_on": [_("Give the dates of participation.")]})
+        _period(starts_on, ends_on, message)
+        body.update(
+            representatives=_representatives(representatives, message),
+            starts_on=starts_on.isoformat(),
+            ends_on=ends_on.isoformat(),
+        )
+    else:
+        body["reasons"] = _text(reasons, "reasons", message, 5000)
+    return _send(case=case, actor=actor, kind=Kind.PARTICIPATION, body=body)
+
+
+@transaction.atomic
+def refuse(
+    *, actor: Any, case: Case, reasons: str, partial: bool, refused_part: str = "", uploads: Uploads = ()
+) -> Case:
+    """P9.1, P9.2: refuse in full or in part, where execution contradicts national law — always in writing,
+    with reasons, signed by the head or a deputy. A full refusal closes the case."""
+    message = _("The refusal could not be sent.")
+    reasons = _text(reasons, "reasons", message, 10000)  # P9.2: no refusal without reasons
+    body: dict[str, Any] = {"reasons": reasons, "partial": partial}
+    if partial:
+        body["refused_part"] = _text(refused_part, "refused_part", message, 5000)
+    return _send(case=case, actor=actor, kind=Kind.REFUSAL, body=body, uploads=uploads)
+
+
+@transaction.atomic
+def send_results(
+    *,
+    actor: Any,
+    case: Case,
+    summary: str,
+    uploads: Uploads = (),
+    costs_amount: str = "",
+    costs_currency: str = "",
+    costs_note: str = "",
+) -> Case:
+    """P7.8: the results, as soon as possible, with attachments; this closes execution. P12: each Party bears
+    its own costs unless agreed otherwise; any costs and the agreed exception are recorded here."""
+    message = _("The results could not be sent.")
+    summary = _text(summary, "summary", message)
+    costs: dict[str, Any] | None = None
+    if costs_amount.strip():
+        try:
+            amount = round(float(costs_amount.replace(",", ".").replace("\xa0", "").replace(" ", "")), 2)
+        except ValueError:
+            _refuse(message, {"costs_amount": _("Enter an amount such as 1500.00.")})
+        if amount < 0 or amount > 1e12:
+            _refuse(message, {"costs_amount": _("Enter an amount such as 1500.00.")})
+        currency = costs_currency.strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            _refuse(message, {"costs_currency": _("Give the currency as a three-letter code, such as KZT or RUB.")})
+        costs = {"amount": f"{amount:.2f}", "currency": currency, "note": costs_note.strip()[:2000]}
+    return _send(case=case, actor=actor, kind=Kind.RESULTS, body={"summary": summary, "costs": costs}, uploads=uploads)
+
+
+# --- deriving the case from its messages ----------------------------------------------------------------------
+
+
+def _context(case: Case, messages: Sequence[Any]) -> rules.CaseContext:
+    request = next((m for m in messages if m.kind == Kind.REQUEST), None)
+    term = int(request.body.get("execution_term_days") or 0) if request is not None else 0
+    codes = {case.requesting_body.code, case.requested_body.code, case.handling_body.code}
+    codes |= {str(m.body["to_body"]) for m in messages if m.kind == Kind.FORWARD}
+    zones = {b.code: str(b.zone) for b in Body.objects.select_related("party").filter(code__in=codes)}
+    return rules.CaseContext(
+        requesting_body=case.requesting_body.code,
+        requested_body=case.requested_body.code,
+        execution_term_days=term or case.execution_term_days or case.instrument.execution_term_days,
+        forward_term_days=case.instrument.forward_term_days,
+        urgent_confirmation_hours=case.instrument.urgent_confirmation_hours,
+        zones=zones,
+    )
+
+
+def _facts(messages: Sequence[Any]) -> list[rules.MessageFacts]:
+    return [
+        rules.MessageFacts(
+            id=str(m.id),
+            kind=m.kind,
+            sender=m.sender_body.code,
+            recipient=m.recipient_body.code,
+            created_at=m.created_at,
+            body=m.body,
+        )
+        for m in messages
+    ]
+
+
+def derive(case: Case) -> rules.Derived:
+    """The case as its messages make it (for drafts: as it stands)."""
+    messages = list(exchange_selectors.conversation(conversation_id=case.id))
+    draft_state = (
+        case.state if case.state in rules.DRAFT_STATES | {rules.CaseState.DISCARDED} else rules.CaseState.DRAFT
+    )
+    return rules.derive(_facts(messages), _context(case, messages), draft_state=draft_state)
+
+
+@transaction.atomic
+def recompute(*, case: Case) -> Case:
+    """Bring the stored case and its clocks in line with its messages (applied after every message)."""
+    case = _lock(case)
+    derived = derive(case)
+    case.state = derived.state
+    case.handling_body = Body.objects.get(code=derived.handling_body)
+    if derived.state not in rules.DRAFT_STATES:
+        case.urgent = derived.urgent
+    case.received_at = derived.received_at
+    case.closed_at = (
+        derived.closed_at if derived.state in rules.CLOSED_STATES - {rules.CaseState.DISCARDED} else case.closed_at
+    )
+    case.postponed_until = derived.postponed_until
+    case.urgent_confirmed_at = derived.urgent_confirmed_at
+    case.partially_refused = derived.partially_refused
+    case.conditions_proposed = list(derived.conditions_proposed)
+    case.conditions_accepted = list(derived.conditions_accepted)
+    case.participation_pending = derived.participation_pending
+    case.updated_at = clock.now()
+    case.save()
+    bodies = {b.code: b for b in Body.objects.filter(code__in={c.acting_body for c in derived.clocks})}
+    for spec in derived.clocks:
+        Clock.objects.update_or_create(
+            case=case,
+            kind=spec.kind,
+            started_by=spec.started_by,
+            defaults={
+                "rule_id": spec.rule_id,
+                "started_at": spec.started_at,
+                "term": spec.term,
+                "unit": spec.unit,
+                "zone": spec.zone,
+                "until": spec.until,
+                "due_at": spec.due_at,
+                "acting_body": bodies[spec.acting_body],
+                "obligatory": spec.kind in rules.OBLIGATORY_CLOCKS,
+                "status": spec.status,
+                "closed_by": spec.closed_by,
+                "closed_at": spec.closed_at,
+            },
+        )
+    return case
+
+
+# --- the worker: reminders before and at each deadline -----------------------------------------------------
+
+REMIND_BEFORE = dt.timedelta(hours=24)
+
+
+def process_due_clocks(*, limit: int = 100) -> int:
+    """Remind the responsible users before and at each deadline; rows are locked, so several workers may run.
+    A clock that fails keeps its error and is retried on the next pass; the others go on."""
+    now = clock.now()
+    handled = 0
+    with transaction.atomic():
+        due = list(
+            selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("case", "acting_body")
+        )
+        for item in due:
+            try:
+                with transaction.atomic():
+                    _remind(item, now)
+                handled += 1
+            except Exception as error:  # one bad clock must not stop the others
+                logger.exception("reminder for clock %s failed", item.pk)
+                item.attempts += 1
+                item.last_error = f"{type(error).__name__}: {error}"[:2000]
+                item.save(update_fields=["attempts", "last_error"])
+    return handled
+
+
+def _remind(item: Clock, now: dt.datetime) -> None:
+    fields = []
+    if item.due_at <= now and item.reminded_due_at is None:
+        item.reminded_due_at = now
+        fields.append("reminded_due_at")
+    if item.reminded_before_at is None:
+        item.reminded_before_at = now
+        fields.append("reminded_before_at")
+    notify_deadline(clock_row=item, overdue=item.due_at <= now)
+    item.last_error = ""
+    item.save(update_fields=[*fields, "last_error"])
+
+
+def responsible_users(*, case: Case, body: Body) -> list[Any]:
+    """Who answers for the case in `body`: its head and deputies, and the officer who drafted or registered it."""
+    people = list(users(body=body, role__in=["head", "deputy"], is_active=True))
+    messages = exchange_selectors.conversation(conversation_id=case.id)
+    officers = {case.drafted_by} if body.pk == case.requesting_body_id else set()
+    officers |= {m.sender_user for m in messages if m.kind == Kind.RECEIPT and m.sender_user is not None}
+    people += [u for u in officers if u.body_id == body.pk and u.is_active and u not in people]
+    return people
+
+
+def notify_deadline(*, clock_row: Clock, overdue: bool) -> None:
+    """Tell the responsible users a deadline is near or has come. Wired to in-app notifications and e-mail."""
+    logger.info("deadline %s for case %s (overdue=%s)", clock_row.kind, clock_row.case_id, overdue)

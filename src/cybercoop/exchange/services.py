@@ -1,0 +1,121 @@
+"""Storing messages and attachments, applying them, and handing them to their transport."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from cybercoop.audit import services as audit
+from cybercoop.audit.rules import AuditAction
+from cybercoop.core import clock
+from cybercoop.core.errors import InvalidInput
+from cybercoop.exchange import handlers, rules, transports
+from cybercoop.exchange.models import Attachment, Message
+
+
+@transaction.atomic
+def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "attachments") -> Attachment:
+    """Keep an uploaded file for a message to come: type checked by content, size capped, name sanitised."""
+    if upload.size is None or upload.size > rules.MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            _("The file could not be attached."),
+            errors={field: [_("“%(name)s” is larger than 25 MB.") % {"name": rules.safe_file_name(upload.name or "")}]},
+        )
+    content = upload.read()
+    name = rules.safe_file_name(upload.name or "")
+    media_type = rules.sniff_media_type(content[:512], name)
+    if media_type is None:
+        raise InvalidInput(
+            _("The file could not be attached."),
+            errors={
+                field: [
+                    _("“%(name)s” is not an accepted type (PDF, PNG, JPEG, text, ZIP, DOCX, XLSX).") % {"name": name}
+                ]
+            },
+        )
+    attachment = Attachment(
+        name=name,
+        media_type=media_type,
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=actor,
+        uploaded_at=clock.now(),
+    )
+    attachment.file.save(f"{uuid.uuid4().hex}.bin", ContentFile(content), save=False)
+    attachment.save()
+    return attachment
+
+
+@transaction.atomic
+def send(
+    *,
+    conversation: uuid.UUID,
+    kind: str,
+    sender_body: Any,
+    recipient_body: Any,
+    sender_user: Any,
+    instrument: str,
+    marking: str,
+    purposes: Sequence[str],
+    conditions: Sequence[str],
+    body: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+) -> Message:
+    """Store a message from `sender_body`, apply it on this node, and hand it to its transport.
+
+    The caller holds the lock on whatever the conversation belongs to (the case row), so numbering here
+    cannot race. Each side numbers only its own messages (`seq`, `prev`): order and conflicts are never
+    settled by wall-clock time.
+    """
+    previous = Message.objects.filter(conversation=conversation, sender_body=sender_body).order_by("-seq").first()
+    position = Message.objects.filter(conversation=conversation).count() + 1
+    manifests = []
+    for index, attachment in enumerate(attachments):
+        attachment.position = index
+        manifests.append(attachment.manifest())
+    transport = transports.for_recipient(recipient_body)
+    message = Message(
+        conversation=conversation,
+        kind=kind,
+        sender_body=sender_body,
+        recipient_body=recipient_body,
+        sender_user=sender_user,
+        seq=previous.seq + 1 if previous else 1,
+        prev_hash=previous.hash if previous else "",
+        position=position,
+        created_at=clock.now(),
+        instrument=instrument,
+        marking=marking,
+        purposes=list(purposes),
+        conditions=list(conditions),
+        body=body,
+        transport=transport.name,
+    )
+    message.hash = rules.message_digest(message.hashed_fields(attachments=manifests))
+    message.save(force_insert=True)
+    for attachment in attachments:
+        attachment.message = message
+        attachment.save(update_fields=["message", "position"])
+    audit.record(
+        action=AuditAction.MESSAGE_SENT,
+        actor=sender_user,
+        body=sender_body,
+        target=message,
+        data={
+            "kind": kind,
+            "conversation": str(conversation),
+            "seq": message.seq,
+            "to": recipient_body.code,
+            "attachments": len(manifests),
+        },
+    )
+    handlers.handler_for(kind)(message)
+    transport.deliver(message)
+    return message
