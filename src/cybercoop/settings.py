@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from csp import constants as csp
@@ -49,6 +51,45 @@ def env_int(name: str, default: int) -> int:
 def env_list(name: str, default: str) -> list[str]:
     """A comma-separated list setting."""
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# scheme → (default port, STARTTLS after connecting, TLS from the first byte)
+_EMAIL_SCHEMES = {"smtp": (25, False, False), "smtp+tls": (587, True, False), "smtps": (465, False, True)}
+
+
+def parse_email_url(url: str) -> dict[str, Any]:
+    """Django's e-mail settings from `CYBERCOOP_EMAIL_URL`; empty means the console backend.
+
+    `smtp://user:pass@host:25` (plain), `smtp+tls://…` (STARTTLS, port 587 by default), `smtps://…`
+    (TLS from the start, port 465 by default); user and password are percent-decoded. Anything else is
+    refused, and the message never repeats the URL, which may hold a password.
+    """
+    if not url.strip():
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _EMAIL_SCHEMES:
+        raise ImproperlyConfigured(
+            f"CYBERCOOP_EMAIL_URL must start with smtp://, smtp+tls:// or smtps://, not {scheme or 'nothing'}://"
+        )
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise ImproperlyConfigured("CYBERCOOP_EMAIL_URL has a port that is not a number from 0 to 65535") from error
+    if not parts.hostname:
+        raise ImproperlyConfigured("CYBERCOOP_EMAIL_URL names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ImproperlyConfigured("CYBERCOOP_EMAIL_URL may hold only the user, password, host and port")
+    default_port, use_tls, use_ssl = _EMAIL_SCHEMES[scheme]
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port or default_port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": use_tls,
+        "EMAIL_USE_SSL": use_ssl,
+    }
 
 
 # --- node and paths ---------------------------------------------------------------------------------
@@ -240,6 +281,19 @@ STORAGES = {
 
 # --- background work --------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+# --- e-mail -----------------------------------------------------------------------------------------
+_EMAIL = parse_email_url(env_str("CYBERCOOP_EMAIL_URL"))
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 30  # seconds: a mail server that hangs must not hold the worker
+DEFAULT_FROM_EMAIL = env_str("CYBERCOOP_EMAIL_FROM", "cybercoop@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API ----------------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
