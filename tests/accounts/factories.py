@@ -1,11 +1,12 @@
-"""Factories for users and API tokens."""
+"""Factories for users, API tokens and notifications."""
 
 from __future__ import annotations
 
 import factory
 from factory.django import DjangoModelFactory
 
-from cybercoop.accounts.models import User
+from cybercoop.accounts.models import Notification, User
+from cybercoop.core import clock
 from tests.registry.factories import BodyFactory
 
 PASSWORD = "correct horse battery staple 42"
@@ -29,3 +30,16 @@ class UserFactory(DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class NotificationFactory(DjangoModelFactory):
+    """A notification stored directly (the service `accounts.services.notify` checks the link first)."""
+
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    subject = factory.Sequence(lambda n: f"Уведомление {n}")
+    body = "Текст уведомления."
+    url = ""
+    created_at = factory.LazyFunction(clock.now)

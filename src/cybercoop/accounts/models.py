@@ -9,6 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cybercoop.accounts import rules
 from cybercoop.core.permissions import object_rule
@@ -95,3 +96,34 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (cc_{self.prefix}_…)"
+
+
+class Notification(models.Model):
+    """A message to one user inside the application (and, when they have an address, by e-mail).
+
+    The subject and body are stored already in the recipient's language, as they were when it was
+    sent; `url` is a link inside this site (a path), or empty.
+    """
+
+    recipient = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+    )
+    subject = models.CharField(_("subject"), max_length=rules.NOTIFICATION_SUBJECT_MAX)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=rules.NOTIFICATION_URL_MAX, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    # "read" as in "has been read", not the imperative.
+    read_at = models.DateTimeField(pgettext_lazy("notification", "read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="accounts_notification_unread")]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

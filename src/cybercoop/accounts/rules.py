@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.db import models
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.core.permissions import Permission
@@ -27,7 +28,13 @@ class Role(models.TextChoices):
 
 
 _EVERYONE = frozenset(
-    {Permission.VIEW_HOME, Permission.USE_API, Permission.MANAGE_OWN_TOKENS, Permission.VIEW_REGISTRY}
+    {
+        Permission.VIEW_HOME,
+        Permission.USE_API,
+        Permission.MANAGE_OWN_TOKENS,
+        Permission.VIEW_OWN_NOTIFICATIONS,
+        Permission.VIEW_REGISTRY,
+    }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -71,3 +78,20 @@ def parse_token(raw: str) -> str | None:
     """The public prefix of a well-formed token, or None for anything else."""
     match = TOKEN_PATTERN.match(raw.strip())
     return match.group(1) if match else None
+
+
+NOTIFICATION_SUBJECT_MAX = 200
+NOTIFICATION_URL_MAX = 500
+
+
+def is_local_url(url: str) -> bool:
+    """True for a path on this site ("/registry/…"); False for anything a browser could take elsewhere.
+
+    A notification's link is followed after a POST, so an absolute URL, a scheme-relative "//host" or
+    a "javascript:" link in one must never become a redirect (an open redirect).
+    """
+    if not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return False
+    if any(ord(character) < 32 or ord(character) == 127 for character in url):
+        return False
+    return url_has_allowed_host_and_scheme(url, allowed_hosts=None)

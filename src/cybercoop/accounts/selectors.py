@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from cybercoop.accounts import rules
-from cybercoop.accounts.models import ApiToken, User
+from cybercoop.accounts.models import ApiToken, Notification, User
 
 
 def tokens_of(*, user: User) -> QuerySet[ApiToken]:
@@ -44,3 +44,16 @@ def get_user(*, username: str) -> User | None:
 def users(**filters: Any) -> QuerySet[User]:
     """Users with their body and Party loaded."""
     return User.objects.select_related("body__party").filter(**filters)
+
+
+def notifications_of(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's own notifications, newest first (never anyone else's)."""
+    notifications = Notification.objects.filter(recipient=user)
+    if unread_only:
+        notifications = notifications.filter(read_at__isnull=True)
+    return notifications.order_by("-created_at", "-pk")
+
+
+def unread_count(*, user: User) -> int:
+    """How many of the user's notifications are unread (the header's counter)."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

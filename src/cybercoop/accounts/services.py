@@ -1,4 +1,4 @@
-"""Every change to accounts: creation, language, sign-in events and API tokens."""
+"""Every change to accounts: creation, language, sign-in events, API tokens and notifications."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ import datetime as dt
 import hashlib
 import secrets
 import string
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from cybercoop.accounts import rules, selectors
-from cybercoop.accounts.models import ApiToken, User
+from cybercoop.accounts import rules, selectors, tasks
+from cybercoop.accounts.models import ApiToken, Notification, User
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
@@ -176,3 +180,129 @@ def revoke_api_token(*, token: ApiToken, actor: User) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit.record(action=AuditAction.API_TOKEN_REVOKED, actor=actor, target=token)
     return token
+
+
+# --- notifications ----------------------------------------------------------------------------------
+
+
+def _active_once(recipients: Iterable[User]) -> list[User]:
+    """Active recipients, each once, in the order given."""
+    seen: set[int] = set()
+    active = []
+    for user in recipients:
+        if user.is_active and user.pk not in seen:
+            seen.add(user.pk)
+            active.append(user)
+    return active
+
+
+def _subject_line(subject: str) -> str:
+    """One line (an e-mail header cannot hold a line break), cut to the column's length."""
+    line = " ".join(subject.split())
+    if len(line) > rules.NOTIFICATION_SUBJECT_MAX:
+        line = line[: rules.NOTIFICATION_SUBJECT_MAX - 1] + "…"
+    return line
+
+
+def _deliver(*, letters: list[tuple[User, str, str]], url: str, email: bool) -> list[Notification]:
+    """Store one notification per (recipient, subject, body), queue e-mail after commit, audit once."""
+    # A programming error, not a user's: links in notifications are short paths on this site.
+    if url and not rules.is_local_url(url):
+        raise ValueError("a notification's url must be a path on this site, such as /registry/")
+    if len(url) > rules.NOTIFICATION_URL_MAX:
+        raise ValueError(f"a notification's url may be at most {rules.NOTIFICATION_URL_MAX} characters")
+    now = clock.now()
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(recipient=user, subject=_subject_line(subject), body=body, url=url, created_at=now)
+            for user, subject, body in letters
+        ]
+    )
+    emailed = 0
+    if email:
+        for notification, (user, _subject, _body) in zip(notifications, letters, strict=True):
+            if user.email:
+                # After commit: a rolled-back action must not have told anyone anything. Robust: the
+                # action has committed, so a failure to queue the copy is logged, not raised.
+                transaction.on_commit(
+                    partial(tasks.send_email.enqueue, user.email, notification.subject, notification.body),
+                    robust=True,
+                )
+                emailed += 1
+    if notifications:
+        # Metadata only: who was told and where the link points, never the subject or the text.
+        audit.record(
+            action=AuditAction.NOTIFICATION_SENT,
+            actor=None,
+            target=notifications[0] if len(notifications) == 1 else None,
+            data={
+                "count": len(notifications),
+                "recipients": [user.username for user, _subject, _body in letters],
+                "url": url,
+                "emails": emailed,
+            },
+        )
+    return notifications
+
+
+@transaction.atomic
+def notify(
+    *, recipients: Iterable[User], subject: str, body: str, url: str = "", email: bool = True
+) -> list[Notification]:
+    """Tell users something in the application and, when `email` and they have an address, by e-mail.
+
+    `subject` and `body` are stored as given, so they must already be in the recipients' language
+    (see `notify_translated`). Inactive recipients are skipped; `url` is a path on this site or empty.
+    The e-mails are queued only once the caller's transaction commits.
+    """
+    active = _active_once(recipients)
+    return _deliver(letters=[(user, str(subject), str(body)) for user in active], url=url, email=email)
+
+
+def _render(text: str | Promise, params: Mapping[str, Any] | None) -> str:
+    """The text in the active language, with its %(name)s parameters (themselves translated) filled in."""
+    rendered = str(text)
+    if params:
+        rendered = rendered % {
+            key: str(value) if isinstance(value, Promise) else value for key, value in params.items()
+        }
+    return rendered
+
+
+@transaction.atomic
+def notify_translated(
+    *,
+    recipients: Iterable[User],
+    subject: str | Promise,
+    body: str | Promise,
+    url: str = "",
+    params: Mapping[str, Any] | None = None,
+    email: bool = True,
+) -> list[Notification]:
+    """Like `notify`, with the subject and body rendered in each recipient's own language.
+
+    Pass translatable text (`gettext_lazy`) with `%(name)s` placeholders and the values in `params`;
+    lazy values in `params` are translated too. One audit entry covers every recipient.
+    """
+    letters = []
+    for user in _active_once(recipients):
+        with translation.override(user.language):
+            letters.append((user, _render(subject, params), _render(body, params)))
+    return _deliver(letters=letters, url=url, email=email)
+
+
+@transaction.atomic
+def mark_read(*, user: User, notification: Notification) -> Notification:
+    """Mark one of the user's own notifications as read (reading is not audited)."""
+    if notification.recipient_id != user.pk:
+        raise DomainError(_("This notification is not addressed to you."))
+    if notification.read_at is None:
+        notification.read_at = clock.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+@transaction.atomic
+def mark_all_read(*, user: User) -> int:
+    """Mark every unread notification of the user as read; returns how many there were."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=clock.now())

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     LOCKED_OUT = "accounts:session:locked_out"
     API_TOKEN_ISSUED = "accounts:api_token:issued"  # noqa: S105 - an action name, not a secret
     API_TOKEN_REVOKED = "accounts:api_token:revoked"  # noqa: S105 - an action name, not a secret
+    NOTIFICATION_SENT = "accounts:notification:sent"
     LOG_VIEWED = "audit:log:viewed"
     CHAIN_VERIFIED = "audit:chain:verified"
     PARTY_CREATED = "registry:party:created"
@@ -54,6 +55,7 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.LOCKED_OUT: _("Sign-in locked out"),
     AuditAction.API_TOKEN_ISSUED: _("API token issued"),
     AuditAction.API_TOKEN_REVOKED: _("API token revoked"),
+    AuditAction.NOTIFICATION_SENT: _("Notification sent"),
     AuditAction.LOG_VIEWED: _("Audit log viewed"),
     AuditAction.CHAIN_VERIFIED: _("Audit chain verified"),
     AuditAction.PARTY_CREATED: _("Party registered"),

@@ -21,6 +21,7 @@ class Permission(StrEnum):
     VIEW_HOME = "core.view_home"
     USE_API = "accounts.use_api"
     MANAGE_OWN_TOKENS = "accounts.manage_own_tokens"
+    VIEW_OWN_NOTIFICATIONS = "accounts.view_own_notifications"
     VIEW_AUDIT_LOG = "audit.view_log"
     VERIFY_AUDIT_CHAIN = "audit.verify_chain"
     VIEW_REGISTRY = "registry.view"
