@@ -174,6 +174,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
                 "cybercoop.core.context_processors.node",
+                "cybercoop.accounts.context_processors.notifications",
                 "csp.context_processors.nonce",
             ],
         },

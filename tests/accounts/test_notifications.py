@@ -1,4 +1,4 @@
-"""Notifications: the services, and e-mail through a real SMTP server."""
+"""Notifications: the services, e-mail through a real SMTP server, the page, the header and the API."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cybercoop.core.errors import DomainError
 from cybercoop.settings import parse_email_url
 from tests.accounts.factories import NotificationFactory, UserFactory
 
+PAGE = "/accounts/notifications/"
 
 
 def _free_port() -> int:
@@ -248,3 +249,141 @@ def test_a_wrong_e_mail_url_is_refused_without_repeating_it(url):
     with pytest.raises(ImproperlyConfigured) as refused:
         parse_email_url(url.replace("mail.example", "user:secret@mail.example"))
     assert "secret" not in str(refused.value)
+
+
+# --- the page and the header -----------------------------------------------------------------------
+
+
+def test_the_header_shows_the_unread_count(client, kz_officer):
+    client.force_login(kz_officer)
+    html = client.get("/").content.decode()
+    assert 'data-testid="notifications-link"' in html
+    assert 'data-testid="unread-count"' not in html
+    NotificationFactory(recipient=kz_officer)
+    NotificationFactory(recipient=kz_officer)
+    NotificationFactory(recipient=kz_officer, read_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    html = client.get("/").content.decode()
+    assert 'data-testid="unread-count" aria-hidden="true">2</span>' in html
+
+
+def test_the_page_lists_newest_first_with_unread_highlighted(client, kz_officer, kz_head, clock):
+    old = NotificationFactory(recipient=kz_officer, subject="Старое", read_at=clock.now())
+    clock.advance(dt.timedelta(hours=1))
+    new = NotificationFactory(recipient=kz_officer, subject="Новое")
+    NotificationFactory(recipient=kz_head, subject="Чужое")
+    client.force_login(kz_officer)
+    r = client.get(PAGE)
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert html.index("Новое") < html.index("Старое")
+    assert "Чужое" not in html
+    assert html.count("notification-unread") == 1
+    assert f'action="/accounts/notifications/{new.pk}/read/"' in html
+    assert f'action="/accounts/notifications/{old.pk}/read/"' in html
+    assert "/accounts/notifications/read-all/" in html
+
+
+def test_the_page_requires_sign_in(client, db):
+    r = client.get(PAGE)
+    assert r.status_code == 302
+    assert r["Location"].startswith("/accounts/sign-in/")
+
+
+def test_reading_a_notification_marks_it_and_follows_its_link(client, kz_officer):
+    notification = NotificationFactory(recipient=kz_officer, url="/registry/?tab=bodies")
+    client.force_login(kz_officer)
+    assert client.get(f"{PAGE}{notification.pk}/read/").status_code == 405
+    r = client.post(f"{PAGE}{notification.pk}/read/")
+    assert r.status_code == 302
+    assert r["Location"] == "/registry/?tab=bodies"
+    notification.refresh_from_db()
+    assert notification.read_at is not None
+
+
+def test_a_notification_without_a_link_returns_to_the_page(client, kz_officer):
+    notification = NotificationFactory(recipient=kz_officer)
+    client.force_login(kz_officer)
+    r = client.post(f"{PAGE}{notification.pk}/read/")
+    assert r["Location"] == PAGE
+
+
+@pytest.mark.parametrize(
+    "url", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "/\tevil"]
+)
+def test_an_absolute_link_is_never_followed(client, kz_officer, url):
+    notification = NotificationFactory(recipient=kz_officer, url=url)
+    client.force_login(kz_officer)
+    r = client.post(f"{PAGE}{notification.pk}/read/")
+    assert r.status_code == 302
+    assert r["Location"] == PAGE
+
+
+def test_another_users_notification_is_not_found(client, kz_officer, kz_head):
+    theirs = NotificationFactory(recipient=kz_head)
+    client.force_login(kz_officer)
+    assert client.post(f"{PAGE}{theirs.pk}/read/").status_code == 404
+    assert client.post(f"{PAGE}{2**70}/read/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_mark_all_as_read(client, kz_officer, kz_head):
+    NotificationFactory(recipient=kz_officer)
+    NotificationFactory(recipient=kz_officer)
+    theirs = NotificationFactory(recipient=kz_head)
+    client.force_login(kz_officer)
+    r = client.post(f"{PAGE}read-all/", follow=True)
+    assert r.redirect_chain == [(PAGE, 302)]
+    assert selectors.unread_count(user=kz_officer) == 0
+    assert 'data-testid="read-all"' not in r.content.decode()
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+# --- API ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kz_token(kz_officer):
+    _token, raw = services.issue_api_token(user=kz_officer, name="tests")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def test_the_api_lists_my_notifications(client, kz_officer, kz_head, kz_token, clock):
+    read = NotificationFactory(recipient=kz_officer, read_at=clock.now())
+    clock.advance(dt.timedelta(minutes=1))
+    unread = NotificationFactory(recipient=kz_officer, url="/registry/")
+    NotificationFactory(recipient=kz_head)
+    r = client.get("/api/v1/me/notifications", **kz_token)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 2
+    assert [n["id"] for n in body["items"]] == [unread.pk, read.pk]
+    assert body["items"][0]["url"] == "/registry/"
+    assert body["items"][0]["read_at"] is None
+    r = client.get("/api/v1/me/notifications?unread_only=true", **kz_token)
+    assert [n["id"] for n in r.json()["items"]] == [unread.pk]
+
+
+def test_the_api_marks_one_or_all_read(client, kz_officer, kz_head, kz_token):
+    first, _second, _third = (NotificationFactory(recipient=kz_officer) for _i in range(3))
+    theirs = NotificationFactory(recipient=kz_head)
+    r = client.post(f"/api/v1/me/notifications/{first.pk}/read", **kz_token)
+    assert r.status_code == 200
+    assert r.json()["read_at"] is not None
+    assert client.post(f"/api/v1/me/notifications/{theirs.pk}/read", **kz_token).status_code == 404
+    r = client.post("/api/v1/me/notifications/read-all", **kz_token)
+    assert r.json() == {"marked": 2}
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+@pytest.mark.parametrize("notification_id", ["0", str(2**63), "x"])
+def test_the_api_refuses_an_impossible_id(client, kz_token, notification_id):
+    r = client.post(f"/api/v1/me/notifications/{notification_id}/read", **kz_token)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "notification_id"
+
+
+def test_the_api_needs_a_token(client, db):
+    assert client.get("/api/v1/me/notifications").status_code == 401

@@ -1,18 +1,19 @@
-"""The accounts API: who am I, my language, my API tokens; and token authentication."""
+"""The accounts API: who am I, my language, my API tokens, my notifications; and token authentication."""
 
 import datetime as dt
 import logging
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
-from ninja import Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer
 from pydantic import Field
 
 from cybercoop.accounts import selectors, services
-from cybercoop.accounts.models import ApiToken, User
+from cybercoop.accounts.models import ApiToken, Notification, User
 from cybercoop.core import clock
 from cybercoop.core.api import ERRORS, InputSchema
 from cybercoop.core.permissions import Permission, require
@@ -83,6 +84,26 @@ class TokenIssuedOut(TokenOut):
     token: str = Field(description="The token itself. It is shown only in this answer.")
 
 
+NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The notification's id.")]
+
+
+class NotificationFilterIn(InputSchema):
+    unread_only: bool = Field(default=False, description="Only the notifications not read yet.")
+
+
+class NotificationOut(Schema):
+    id: int
+    subject: str = Field(description="In the recipient's language, as it was when sent.")
+    body: str
+    url: str = Field(description="A path on this node, or empty.")
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class ReadAllOut(Schema):
+    marked: int = Field(description="How many notifications were unread and are now read.")
+
+
 def _me(user: User) -> MeOut:
     body = user.body
     return MeOut(
@@ -94,6 +115,17 @@ def _me(user: User) -> MeOut:
         language=user.language,
         time_zone=str(body.zone),
         body=BodyRef(code=body.code, name=body.name, party=PartyRef(code=body.party.code, name=body.party.name)),
+    )
+
+
+def _notification(notification: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=notification.pk,
+        subject=notification.subject,
+        body=notification.body,
+        url=notification.url,
+        created_at=notification.created_at,
+        read_at=notification.read_at,
     )
 
 
@@ -142,3 +174,33 @@ def revoke_token(request: HttpRequest, token_id: int):
     require(request.user, Permission.MANAGE_OWN_TOKENS)
     token = get_object_or_404(selectors.tokens_of(user=request.user), pk=token_id)
     return _token(services.revoke_api_token(token=token, actor=request.user))
+
+
+@router.get(
+    "/me/notifications", response={200: list[NotificationOut], **ERRORS}, summary="My notifications, newest first"
+)
+@paginate(LimitOffsetPagination)
+def list_notifications(request: HttpRequest, filters: Query[NotificationFilterIn]):
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    # A queryset, so the page is cut in the database; the fields map one to one onto NotificationOut.
+    return selectors.notifications_of(user=request.user, unread_only=filters.unread_only)
+
+
+@router.post(
+    "/me/notifications/read-all", response={200: ReadAllOut, **ERRORS}, summary="Mark all my notifications as read"
+)
+def read_all_notifications(request: HttpRequest):
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    return ReadAllOut(marked=services.mark_all_read(user=request.user))
+
+
+@router.post(
+    "/me/notifications/{notification_id}/read",
+    response={200: NotificationOut, **ERRORS},
+    summary="Mark one of my notifications as read",
+)
+def read_notification(request: HttpRequest, notification_id: NotificationId):
+    """Another user's notification is simply not found (404)."""
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    notification = get_object_or_404(selectors.notifications_of(user=request.user), pk=notification_id)
+    return _notification(services.mark_read(user=request.user, notification=notification))

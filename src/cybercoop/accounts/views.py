@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, the language switch and the API-token screen."""
+"""Sign-in, sign-out, the language switch, the API-token screen and the notifications page."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cybercoop.accounts import selectors, services
+from cybercoop.accounts import rules, selectors, services
 from cybercoop.accounts.forms import LanguageForm, SignInForm, TokenForm
 from cybercoop.core.errors import InvalidInput
 from cybercoop.core.forms import add_service_errors
@@ -142,3 +143,41 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     services.revoke_api_token(token=token, actor=request.user)
     messages.success(request, _("The token “%(name)s” has been revoked.") % {"name": token.name})
     return redirect("accounts:tokens")
+
+
+NOTIFICATIONS_PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The user's notifications, newest first, unread ones highlighted."""
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    page = Paginator(selectors.notifications_of(user=request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "accounts/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def read_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Mark one of one's own notifications read and follow its link, if it is a path on this site."""
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    notification = get_object_or_404(selectors.notifications_of(user=request.user), pk=notification_id)
+    services.mark_read(user=request.user, notification=notification)
+    # Never an open redirect: an absolute or scheme-relative link lands on the notifications page.
+    if notification.url and rules.is_local_url(notification.url):
+        return redirect(notification.url)
+    return redirect("accounts:notifications")
+
+
+@login_required
+@require_POST
+def read_all_notifications(request: HttpRequest) -> HttpResponse:
+    """Mark every notification of one's own as read."""
+    require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
+    count = services.mark_all_read(user=request.user)
+    if count:
+        messages.success(request, _("All notifications have been marked as read."))
+    return redirect("accounts:notifications")
