@@ -1,7 +1,7 @@
 """The `cybercoop` command: run a node, its worker, the demo, and the project's administrative commands.
 
 cybercoop serve            the production web server (gunicorn)
-cybercoop worker           the background worker (django-tasks database worker)
+cybercoop worker           the background worker: periodic jobs and queued tasks (--once, --interval)
 cybercoop demo             migrate, seed and start the demonstration on 127.0.0.1
 cybercoop audit verify     walk the audit chain and report the first broken or missing entry
 cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
@@ -40,7 +40,12 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _worker(args: argparse.Namespace) -> None:
-    _django(["db_worker", *args.rest])
+    argv = ["worker"]
+    if args.once:
+        argv.append("--once")
+    if args.interval is not None:
+        argv += ["--interval", args.interval]
+    _django(argv)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -63,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("CYBERCOOP_WEB_WORKERS", "2")))
     serve.set_defaults(handler=_serve)
 
-    worker = sub.add_parser("worker", help="Run the background worker.")
-    worker.add_argument("rest", nargs=argparse.REMAINDER)
+    worker = sub.add_parser("worker", help="Run the background worker (periodic jobs and queued tasks).")
+    worker.add_argument("--once", action="store_true", help="Run one pass, then exit (for cron).")
+    worker.add_argument("--interval", help="Seconds between passes (default 5).")
     worker.set_defaults(handler=_worker)
 
     demo = sub.add_parser("demo", help="Migrate, seed and serve the demonstration on 127.0.0.1.")

@@ -281,6 +281,7 @@ STORAGES = {
 }
 
 # --- background work --------------------------------------------------------------------------------
+# Tasks are rows in the database, taken by `cybercoop worker` with row locks (never an in-memory queue).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- e-mail -----------------------------------------------------------------------------------------
@@ -314,6 +315,9 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
+        # The worker drains the task queue every pass; its "starting"/"no more tasks" lines are noise.
+        # Each task's start and outcome is still logged by django_tasks.
+        "django_tasks_db": {"level": "WARNING"},
     },
 }
 CSRF_FAILURE_VIEW = "cybercoop.core.views.csrf_failure"
