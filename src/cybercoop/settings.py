@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "cybercoop.audit",
     "cybercoop.accounts",
     "cybercoop.registry",
+    "cybercoop.exchange",
+    "cybercoop.assistance",
     "cybercoop.demo",
 ]
 

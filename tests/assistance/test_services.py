@@ -313,3 +313,37 @@ def test_recompute_rebuilds_the_same_case_from_its_messages(protocol, kz_officer
         sorted(Clock.objects.filter(case=case).values_list("kind", "status", "due_at")),
     )
     assert after == before
+
+
+@pytest.mark.rule("P6.4")
+def test_the_worker_reminds_the_responsible_users_before_and_at_the_deadline_once_each(
+    protocol, kz_officer, kz_head, ru_body, clock
+):
+    from cybercoop.accounts.models import Notification
+
+    case = services.send_urgent(actor=kz_officer, case=draft(kz_officer, ru_body, protocol, urgent=True))
+    Notification.objects.all().delete()  # the requested side's "new request" notices are not the point here
+    clock.advance(dt.timedelta(hours=47))
+    assert services.process_due_clocks() == 0
+    clock.advance(dt.timedelta(hours=2))  # 23 hours before the deadline
+    assert services.process_due_clocks() == 1
+    assert services.process_due_clocks() == 0  # not twice
+    reminded = Notification.objects.filter(url=f"/cases/{case.pk}/")
+    assert {n.recipient for n in reminded} == {kz_officer, kz_head}
+    clock.advance(dt.timedelta(hours=24))  # past the deadline
+    assert services.process_due_clocks() == 1
+    assert Notification.objects.filter(url=f"/cases/{case.pk}/").count() == 4
+    assert services.process_due_clocks() == 0
+
+
+def test_an_arriving_message_is_notified_to_the_receiving_body(
+    protocol, kz_officer, kz_head, ru_officer, ru_head, ru_body, clock
+):
+    from cybercoop.accounts.models import Notification
+
+    case = sent(kz_officer, kz_head, ru_body, protocol)
+    assert set(Notification.objects.filter(url=f"/cases/{case.pk}/").values_list("recipient__username", flat=True)) == {
+        "ru.head"
+    }
+    services.register_receipt(actor=ru_officer, case=case)
+    assert Notification.objects.filter(recipient=kz_officer, url=f"/cases/{case.pk}/").exists()

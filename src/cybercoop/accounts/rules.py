@@ -37,10 +37,14 @@ _EVERYONE = frozenset(
     }
 )
 
+_CASEWORK = frozenset({Permission.DRAFT_REQUEST, Permission.WORK_ON_CASE, Permission.VIEW_CASE})
+# P6.5: only the head of the body or a deputy signs (approves) a request; P9.2: and a refusal.
+_SIGNATORY = _CASEWORK | {Permission.APPROVE_REQUEST, Permission.REFUSE_REQUEST}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OFFICER: _EVERYONE,
-    Role.HEAD: _EVERYONE | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
-    Role.DEPUTY: _EVERYONE | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
+    Role.OFFICER: _EVERYONE | _CASEWORK,
+    Role.HEAD: _EVERYONE | _SIGNATORY | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
+    Role.DEPUTY: _EVERYONE | _SIGNATORY | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
     # P4.2: the registrar files the Party's designations and keeps its profile current.
     Role.REGISTRAR: _EVERYONE
     | {

@@ -6,8 +6,9 @@ from typing import Any
 
 from cybercoop.assistance import rules, services
 from cybercoop.assistance.models import Case
+from cybercoop.core import periodic
 from cybercoop.core.permissions import Permission, register_object_rule
-from cybercoop.exchange import handlers as exchange_handlers
+from cybercoop.exchange import dispatch as exchange_dispatch
 from cybercoop.registry import selectors as registry
 
 
@@ -16,7 +17,8 @@ def apply_message(message: Any) -> None:
     case = Case.objects.filter(pk=message.conversation).first()
     if case is None:
         case = _open_from_request(message)
-    services.recompute(case=case)
+    case = services.recompute(case=case)
+    services.notify_message(case=case, kind=message.kind, recipient_body=message.recipient_body)
 
 
 def _open_from_request(message: Any) -> Case:
@@ -58,7 +60,8 @@ def _open_from_request(message: Any) -> Case:
 
 def install() -> None:
     """Register the message handler and the object rules; called once from the app's `ready()`."""
-    exchange_handlers.register("assistance.")(apply_message)
+    exchange_dispatch.register("assistance.")(apply_message)
+    periodic.register("assistance.process_due_clocks")(services.process_due_clocks)
 
     def _party_to(user: Any, case: Any) -> bool:
         return case.side_of(user.body_id) is not None

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from cybercoop.accounts import services as accounts
 from cybercoop.accounts.selectors import users
 from cybercoop.assistance import rules, selectors
 from cybercoop.assistance.models import Case, Clock
@@ -351,6 +352,13 @@ def confirm_urgent(*, actor: Any, case: Case) -> Case:
     Case.objects.filter(pk=case.pk).update(approved_by=actor, approved_at=case.urgent_confirmed_at)
     case.refresh_from_db()
     return case
+
+
+@transaction.atomic
+def record_view(*, actor: Any, case: Case) -> None:
+    """Reading a case is recorded (P10.1): who opened which case, never what it says."""
+    require(actor, Permission.VIEW_CASE, case)
+    audit.record(action=AuditAction.CASE_VIEWED, actor=actor, target=case)
 
 
 # --- the acts between the two bodies ------------------------------------------------------------------------
@@ -759,5 +767,34 @@ def responsible_users(*, case: Case, body: Body) -> list[Any]:
 
 
 def notify_deadline(*, clock_row: Clock, overdue: bool) -> None:
-    """Tell the responsible users a deadline is near or has come. Wired to in-app notifications and e-mail."""
-    logger.info("deadline %s for case %s (overdue=%s)", clock_row.kind, clock_row.case_id, overdue)
+    """Tell the responsible users of the acting body a deadline is near (24 hours) or has come."""
+    case = clock_row.case
+    subject = (
+        _("Deadline passed: %(clock)s, %(number)s") if overdue else _("Deadline in 24 hours: %(clock)s, %(number)s")
+    )
+    body = _("Case %(number)s “%(subject)s”: %(clock)s (%(rule)s) is due %(due)s UTC. Open the case to act.")
+    accounts.notify_translated(
+        recipients=responsible_users(case=case, body=clock_row.acting_body),
+        subject=subject,
+        body=body,
+        url=f"/cases/{case.pk}/",
+        params={
+            "clock": rules.ClockKind(clock_row.kind).label,
+            "number": case.outgoing_number or case.subject[:60],
+            "subject": case.subject[:200],
+            "rule": clock_row.rule_id,
+            "due": clock_row.due_at.strftime("%Y-%m-%d %H:%M"),
+        },
+    )
+
+
+def notify_message(*, case: Case, kind: str, recipient_body: Body) -> None:
+    """Tell the receiving body's responsible users that something arrived in a case."""
+    label = rules.TRANSITIONS[Kind(kind)].label
+    accounts.notify_translated(
+        recipients=responsible_users(case=case, body=recipient_body),
+        subject=_("%(act)s: %(number)s"),
+        body=_("Case %(number)s “%(subject)s”: %(act)s."),
+        url=f"/cases/{case.pk}/",
+        params={"act": label, "number": case.outgoing_number or case.subject[:60], "subject": case.subject[:200]},
+    )

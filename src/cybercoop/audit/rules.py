@@ -44,6 +44,13 @@ class AuditAction(StrEnum):
     DESIGNATION_ANNOUNCED = "registry:designation:announced"
     DESIGNATION_ACKNOWLEDGED = "registry:designation:acknowledged"
     PARTY_PROFILE_UPDATED = "registry:party_profile:updated"
+    MESSAGE_SENT = "exchange:message:sent"
+    CASE_DRAFTED = "assistance:case:drafted"
+    CASE_DRAFT_EDITED = "assistance:case:draft_edited"
+    CASE_SUBMITTED = "assistance:case:submitted_for_approval"
+    CASE_RETURNED = "assistance:case:returned_to_draft"
+    CASE_DISCARDED = "assistance:case:discarded"
+    CASE_VIEWED = "assistance:case:viewed"
 
 
 ACTION_LABELS: dict[AuditAction, Promise] = {
@@ -68,6 +75,13 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.DESIGNATION_ANNOUNCED: _("Designation announced to the Parties"),
     AuditAction.DESIGNATION_ACKNOWLEDGED: _("Designation acknowledged"),
     AuditAction.PARTY_PROFILE_UPDATED: _("Party profile updated"),
+    AuditAction.MESSAGE_SENT: _("Message sent"),
+    AuditAction.CASE_DRAFTED: _("Request drafted"),
+    AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),
+    AuditAction.CASE_SUBMITTED: _("Request submitted for approval"),
+    AuditAction.CASE_RETURNED: _("Request returned to draft"),
+    AuditAction.CASE_DISCARDED: _("Draft request discarded"),
+    AuditAction.CASE_VIEWED: _("Case opened"),
 }
 
 

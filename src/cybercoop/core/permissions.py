@@ -31,6 +31,11 @@ class Permission(StrEnum):
     EDIT_PARTY_PROFILE = "registry.edit_party_profile"
     ACKNOWLEDGE_ANNOUNCEMENT = "registry.acknowledge_announcement"
     VIEW_ACKNOWLEDGEMENTS = "registry.view_acknowledgements"
+    DRAFT_REQUEST = "assistance.draft_request"
+    APPROVE_REQUEST = "assistance.approve_request"
+    WORK_ON_CASE = "assistance.work_on_case"
+    REFUSE_REQUEST = "assistance.refuse_request"
+    VIEW_CASE = "assistance.view_case"
 
 
 ObjectRule = Callable[[Any, Any], bool]

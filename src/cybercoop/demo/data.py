@@ -319,3 +319,96 @@ PROFILES = [
         "duty@mvd.example.tj",
     ),
 ]
+
+# Demonstration cases: (key, from user, to body, urgent, subject, steps). Each step is (days after the
+# first, actor, action, arguments); the seed replays them through the services with the clock set back.
+CASES = [
+    (
+        "executed",
+        "kz.officer",
+        "RU-MIA",
+        False,
+        "Хищение средств с банковских карт через фишинговый сайт bank-kz-login.example",
+        [
+            (0, "kz.officer", "submit", {}),
+            (0, "kz.head", "approve", {}),
+            (1, "ru.officer", "receipt", {}),
+            (
+                9,
+                "ru.officer",
+                "results",
+                {
+                    "summary": "Владелец сервера 203.0.113.17 установлен: ООО «Хост-Сервис», "
+                    "г. Москва. Журналы подключений за октябрь 2026 г. прилагаются."
+                },
+            ),
+        ],
+    ),
+    (
+        "information",
+        "kz.officer",
+        "RU-MIA",
+        False,
+        "Распространение вредоносной программы через мессенджер, группа «Выплаты-2026»",
+        [
+            (0, "kz.officer", "submit", {}),
+            (0, "kz.deputy", "approve", {}),
+            (2, "ru.officer", "receipt", {}),
+            (
+                6,
+                "ru.officer",
+                "information_request",
+                {
+                    "questions": "Просим сообщить хэш-суммы образцов вредоносной "
+                    "программы и даты заражения устройств потерпевших."
+                },
+            ),
+        ],
+    ),
+    (
+        "urgent",
+        "kz.officer",
+        "RU-MIA",
+        True,
+        "Подготовка DDoS-атаки на информационные системы государственных органов",
+        [(0, "kz.officer", "send_urgent", {})],
+    ),
+    (
+        "incoming",
+        "ru.officer",
+        "KZ-MIA",
+        False,
+        "Вымогательство с использованием программы-шифровальщика, сервер управления в г. Алматы",
+        [(0, "ru.officer", "submit", {}), (0, "ru.head", "approve", {})],
+    ),
+    (
+        "partial",
+        "ru.officer",
+        "KZ-MIA",
+        False,
+        "Незаконный доступ к базе данных абонентов оператора связи",
+        [
+            (0, "ru.officer", "submit", {}),
+            (0, "ru.deputy", "approve", {}),
+            (1, "kz.officer", "receipt", {}),
+            (
+                4,
+                "kz.head",
+                "refuse_partly",
+                {
+                    "reasons": "Предоставление содержания переписки требует решения суда "
+                    "Республики Казахстан (ст. 232 УПК РК).",
+                    "refused_part": "Содержание переписки абонентов",
+                },
+            ),
+        ],
+    ),
+    (
+        "draft",
+        "kz.officer",
+        "AM-MIA",
+        False,
+        "Мошенничество с криптовалютой через поддельную биржу",
+        [(0, "kz.officer", "submit", {})],
+    ),
+]

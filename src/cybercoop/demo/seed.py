@@ -9,6 +9,9 @@ from django.db import transaction
 
 from cybercoop.accounts import selectors as account_selectors
 from cybercoop.accounts import services as account_services
+from cybercoop.assistance import services as assistance
+from cybercoop.assistance.models import Case
+from cybercoop.core.clock import FrozenClock, use_clock
 from cybercoop.demo import data
 from cybercoop.registry import selectors as registry_selectors
 from cybercoop.registry import services as registry_services
@@ -64,6 +67,8 @@ def seed(*, password: str) -> list[Login]:
                 password=password,
             )
         logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
+    if not Case.objects.exists():
+        _seed_cases()
     return logins
 
 
@@ -138,3 +143,47 @@ def _seed_registry(parties: dict[str, Party]) -> None:
                 contact_phone=phone,
                 contact_email=email,
             )
+
+
+CASE_START = dt.datetime(2026, 11, 2, 6, 0, tzinfo=dt.UTC)
+CASE_FIELDS = {
+    "scope": "it_crime",
+    "purpose": "Установление лиц, причастных к преступлению, и обеспечение доказательств по уголовному делу.",
+    "grounds": "Уголовное дело, возбуждённое следственным подразделением запрашивающего органа.",
+    "substance": "Преступление совершено с использованием информационно-коммуникационной сети Интернет; "
+    "часть инфраструктуры находится на территории запрашиваемой Стороны.",
+    "assistance_kinds": ["operational_search", "procedural_actions"],
+    "assistance_sought": "Установить владельцев указанных ресурсов, истребовать журналы подключений и "
+    "регистрационные данные, допросить администраторов хостинга.",
+    "identifiers": "IP 203.0.113.17; домен bank-kz-login.example; кошелёк bc1q-demo-0000",
+    "marking": "official",
+}
+
+
+def _seed_cases() -> None:
+    """A few requests in different states, replayed through the services with the clock set back."""
+    users = {u.username: u for u in account_selectors.users()}
+    protocol = registry_selectors.protocol()
+    actions = {
+        "submit": lambda actor, case, args: assistance.submit_for_approval(actor=actor, case=case),
+        "approve": lambda actor, case, args: assistance.approve_and_send(actor=actor, case=case),
+        "send_urgent": lambda actor, case, args: assistance.send_urgent(actor=actor, case=case),
+        "receipt": lambda actor, case, args: assistance.register_receipt(actor=actor, case=case),
+        "information_request": lambda actor, case, args: assistance.request_information(actor=actor, case=case, **args),
+        "results": lambda actor, case, args: assistance.send_results(actor=actor, case=case, **args),
+        "refuse_partly": lambda actor, case, args: assistance.refuse(actor=actor, case=case, partial=True, **args),
+    }
+    for index, (_key, author, to_body, urgent, subject, steps) in enumerate(data.CASES):
+        with use_clock(FrozenClock(CASE_START + dt.timedelta(days=index * 2))) as frozen:
+            start = frozen.now()
+            case = assistance.create_draft(
+                actor=users[author],
+                requested_body=registry_selectors.get_body(code=to_body),
+                instrument=protocol,
+                subject=subject,
+                urgent=urgent,
+                **CASE_FIELDS,
+            )
+            for days, actor, action, args in steps:
+                frozen.set(start + dt.timedelta(days=days, hours=2))
+                case = actions[action](users[actor], case, args)

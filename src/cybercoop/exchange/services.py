@@ -16,7 +16,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput
-from cybercoop.exchange import handlers, rules, transports
+from cybercoop.exchange import dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message
 
 
@@ -116,6 +116,6 @@ def send(
             "attachments": len(manifests),
         },
     )
-    handlers.handler_for(kind)(message)
+    dispatch.handler_for(kind)(message)
     transport.deliver(message)
     return message
