@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("cybercoop.accounts.urls")),
     path("audit/", include("cybercoop.audit.urls")),
     path("registry/", include("cybercoop.registry.urls")),
+    path("cases/", include("cybercoop.assistance.urls")),
     path("public/", registry_views.public_status, name="public"),
     path("api/v1/", api.urls),
 ]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cybercoop.core import glossary as glossary_terms
+from cybercoop.core import home as home_panels
 from cybercoop.core.permissions import Permission, require
 from cybercoop.core.rules_ref import catalogue
 
@@ -18,9 +19,10 @@ from cybercoop.core.rules_ref import catalogue
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's starting page: who they are in the system and what they can do."""
+    """The signed-in user's starting page: who they are in the system, what they can do, and the panels the
+    domains add (deadlines …, `core.home`)."""
     require(request.user, Permission.VIEW_HOME)
-    return render(request, "core/home.html")
+    return render(request, "core/home.html", {"panels": home_panels.panels(request)})
 
 
 @require_GET

@@ -1,0 +1,418 @@
+"""Forms of the request screens: parsing and field-level validation only; the services check the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cybercoop.assistance import rules, selectors
+from cybercoop.assistance.models import Case
+from cybercoop.core import glossary
+from cybercoop.exchange.rules import Marking
+from cybercoop.registry.models import Body, Instrument, Party
+from cybercoop.registry.rules import PROFILE_LANGUAGE_LABELS, InstrumentKind, PartyKind
+from cybercoop.registry.selectors import PROTOCOL_CODE
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_ERRORS = {"invalid": _("Enter a date as YYYY-MM-DD.")}
+TEXT = forms.Textarea(attrs={"rows": 4})
+SHORT_TEXT = forms.Textarea(attrs={"rows": 2})
+YES, NO = "yes", "no"
+
+
+class BodyChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Body) -> str:
+        return f"{obj.name} — {obj.party.name}"
+
+
+class InstrumentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Instrument) -> str:
+        return obj.name
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    """A file input that takes several files (Django's "Uploading multiple files")."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; cleaned to a list (empty when none was chosen)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        items = data if isinstance(data, list | tuple) else [data]
+        return [cleaned for cleaned in (single(item, initial) for item in items) if cleaned]
+
+
+def attachments_field() -> MultipleFileField:
+    return MultipleFileField(
+        label=_("Attachments"),
+        help_text=_("PDF, PNG, JPEG, text, ZIP, DOCX or XLSX, at most 25 MB each."),
+    )
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+# --- the inbox and outbox filters ------------------------------------------------------------------------
+
+
+class CaseFilterForm(forms.Form):
+    """The filters of the inbox and the outbox (GET), mapped to `selectors.CaseFilter`."""
+
+    state = forms.ChoiceField(label=_("Case state"), required=False)
+    urgent = forms.ChoiceField(
+        label=_("Urgency"),
+        required=False,
+        choices=[("", _("Any")), (YES, _("Urgent only")), (NO, _("Not urgent"))],
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    party = forms.ChoiceField(label=_("Party of the other side"), required=False)
+    text = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        help_text=_("Subject, substance, numbers or identifiers."),
+    )
+
+    def __init__(self, *args: Any, incoming: bool, viewer: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        states = [
+            (value, label)
+            for value, label in rules.CaseState.choices
+            if not incoming or value not in rules.DRAFT_STATES | {rules.CaseState.DISCARDED}
+        ]
+        self.fields["state"].choices = [("", _("Any")), *states]
+        parties = Party.objects.filter(kind=PartyKind.STATE).exclude(pk=viewer.body.party_id).order_by("name_ru")
+        self.fields["party"].choices = [("", _("Any")), *((p.code, p.name) for p in parties)]
+
+    def filters(self) -> selectors.CaseFilter:
+        """The filters chosen (none when the form is unbound or invalid)."""
+        if not self.is_bound or not self.is_valid():
+            return selectors.CaseFilter()
+        data = self.cleaned_data
+        return selectors.CaseFilter(
+            state=data["state"],
+            urgent={YES: True, NO: False}.get(data["urgent"]),
+            overdue=data["overdue"],
+            party=data["party"],
+            text=data["text"].strip(),
+        )
+
+
+# --- the draft (P6.2) -----------------------------------------------------------------------------------------
+
+
+class DraftForm(forms.Form):
+    """A request's addressee, legal basis and the fields P6.2 requires; the services check the registry."""
+
+    requested_body = BodyChoiceField(
+        label=_("Requested body"),
+        queryset=Body.objects.none(),
+        help_text=glossary.help_text("competent_body"),
+    )
+    instrument = InstrumentChoiceField(
+        label=_("Legal basis"),
+        queryset=Instrument.objects.none(),
+        help_text=_("The Protocol, or another instrument in force between the two Parties (P14)."),
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=300)
+    scope = forms.ChoiceField(
+        label=_("What the request concerns (Article 3)"),
+        choices=rules.Scope.choices,
+        widget=forms.RadioSelect,
+        help_text=glossary.help_text("it_crime"),
+    )
+    purpose = forms.CharField(label=_("Purpose"), widget=TEXT, max_length=5000)
+    grounds = forms.CharField(label=_("Grounds"), widget=TEXT, max_length=5000)
+    substance = forms.CharField(label=_("Substance of the matter"), widget=forms.Textarea(attrs={"rows": 6}))
+    assistance_kinds = forms.MultipleChoiceField(
+        label=_("Assistance sought (P5.2)"),
+        choices=rules.AssistanceKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    assistance_sought = forms.CharField(
+        label=_("Assistance sought"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Say exactly what the requested body is to do."),
+    )
+    identifiers = forms.CharField(
+        label=_("Identifiers of the data or persons sought"),
+        widget=TEXT,
+        required=False,
+        help_text=_("Accounts, IP addresses, domains, URLs, telephone numbers, names."),
+    )
+    execution_term_days = forms.IntegerField(
+        label=_("Execution term (days)"),
+        required=False,
+        min_value=1,
+        max_value=365,
+        help_text=_("Leave empty for the instrument's term: 30 days from receipt under the Protocol (P7.2)."),
+    )
+    other_information = forms.CharField(label=_("Other useful information"), widget=TEXT, required=False)
+    offence = forms.CharField(label=_("Offence under the law of your Party"), max_length=300, required=False)
+    dual_criminality_confirmed = forms.BooleanField(
+        label=_("The act is a crime under the law of both Parties"), required=False
+    )
+    annex_language = forms.ChoiceField(label=_("Language of an annex"), required=False)
+    urgent = forms.BooleanField(
+        label=_("Urgent (P6.4)"),
+        required=False,
+        help_text=_("Sent at once, before the written approval; the head or a deputy confirms it within 72 hours."),
+    )
+    marking = forms.ChoiceField(label=_("Marking"), choices=Marking.choices, initial=Marking.OFFICIAL)
+    purposes = forms.CharField(
+        label=_("Permitted purposes of the information"),
+        widget=SHORT_TEXT,
+        required=False,
+        help_text=_("One per line. Leave empty to use the purpose above."),
+    )
+
+    def __init__(self, *args: Any, viewer: Any, case: Case | None = None, **kwargs: Any) -> None:
+        if case is not None:
+            kwargs.setdefault("initial", self.initial_from(case))
+        super().__init__(*args, **kwargs)
+        self.fields["requested_body"].queryset = (
+            Body.objects.select_related("party")
+            .filter(party__kind=PartyKind.STATE)
+            .exclude(party_id=viewer.body.party_id)
+            .order_by("party__name_ru", "name_ru")
+        )
+        instruments = Instrument.objects.exclude(kind=InstrumentKind.AMENDMENT).order_by("adopted_on", "code")
+        self.fields["instrument"].queryset = instruments
+        if case is None:
+            protocol = instruments.filter(code=PROTOCOL_CODE).first()
+            self.fields["instrument"].initial = protocol.pk if protocol else None
+        self.fields["annex_language"].choices = [("", _("Russian, or no annex")), *PROFILE_LANGUAGE_LABELS.items()]
+
+    @staticmethod
+    def initial_from(case: Case) -> dict[str, Any]:
+        return {
+            "requested_body": case.requested_body_id,
+            "instrument": case.instrument_id,
+            **{name: getattr(case, name) for name in DraftForm.base_fields if name not in _NOT_COPIED},
+            "purposes": "\n".join(case.purposes),
+        }
+
+    def clean_purposes(self) -> list[str]:
+        return _lines(self.cleaned_data["purposes"])
+
+    def draft_fields(self) -> dict[str, Any]:
+        """The cleaned fields as the draft services take them (with `requested_body` and `instrument`)."""
+        data = dict(self.cleaned_data)
+        data["assistance_kinds"] = list(data["assistance_kinds"])
+        return data
+
+
+_NOT_COPIED = ("requested_body", "instrument", "purposes")
+
+
+# --- one small form per action ---------------------------------------------------------------------------------
+
+
+class ActionForm(forms.Form):
+    """An action on a case; some fields depend on the case (the bodies a request may go on to)."""
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        self.case = case
+        super().__init__(*args, **kwargs)
+
+    def arguments(self) -> dict[str, Any]:
+        """The cleaned fields as the service takes them."""
+        return dict(self.cleaned_data)
+
+
+class NoFieldsForm(ActionForm):
+    """An action that needs nothing but the click (submit, discard, confirm)."""
+
+
+class UploadForm(ActionForm):
+    """An action that may carry attachments (approve and send, send urgently)."""
+
+    attachments = attachments_field()
+
+    def arguments(self) -> dict[str, Any]:
+        return {"uploads": self.cleaned_data["attachments"]}
+
+
+class ReturnForm(ActionForm):
+    comment = forms.CharField(label=_("What must change"), widget=TEXT, max_length=5000)
+
+
+class ReceiptForm(ActionForm):
+    received_at = forms.DateTimeField(
+        label=_("Received at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Leave empty for now. Your body's local time; the execution term runs from it (P7.2)."),
+        error_messages={"invalid": _("Enter a date and time as YYYY-MM-DD HH:MM.")},
+    )
+
+
+def forward_targets(case: Case) -> Any:
+    """The bodies a request may be forwarded to: the other bodies of the executing body's State (P7.4)."""
+    return (
+        Body.objects.select_related("party")
+        .filter(party_id=case.handling_body.party_id)
+        .exclude(pk=case.handling_body_id)
+        .order_by("name_ru")
+    )
+
+
+class ForwardForm(ActionForm):
+    to_body = BodyChoiceField(
+        label=_("Forward to"),
+        queryset=Body.objects.none(),
+        help_text=_("A competent body of your own State (P7.4)."),
+    )
+    reason = forms.CharField(label=_("Reason"), widget=TEXT, max_length=5000)
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
+        self.fields["to_body"].queryset = forward_targets(case)
+
+
+class DelayForm(ActionForm):
+    reason = forms.CharField(label=_("Circumstances"), widget=TEXT, max_length=5000)
+    expected_on = forms.DateField(
+        label=_("Expected execution date"), widget=DATE, required=False, error_messages=DATE_ERRORS
+    )
+
+
+class InformationRequestForm(ActionForm):
+    questions = forms.CharField(label=_("Questions"), widget=TEXT, max_length=20000)
+    attachments = attachments_field()
+
+    def arguments(self) -> dict[str, Any]:
+        return {"questions": self.cleaned_data["questions"], "uploads": self.cleaned_data["attachments"]}
+
+
+class InformationReplyForm(ActionForm):
+    answer = forms.CharField(label=_("Answer"), widget=TEXT, max_length=20000)
+    attachments = attachments_field()
+
+    def arguments(self) -> dict[str, Any]:
+        return {"answer": self.cleaned_data["answer"], "uploads": self.cleaned_data["attachments"]}
+
+
+class PostponementForm(ActionForm):
+    until = forms.DateField(label=_("Postpone until"), widget=DATE, error_messages=DATE_ERRORS)
+    reason = forms.CharField(label=_("Reason"), widget=TEXT, max_length=5000)
+
+
+class ConditionsForm(ActionForm):
+    conditions = forms.CharField(label=_("Conditions"), widget=TEXT, help_text=_("One per line."))
+    reason = forms.CharField(label=_("Reason"), widget=TEXT, max_length=5000)
+
+    def clean_conditions(self) -> list[str]:
+        return _lines(self.cleaned_data["conditions"])
+
+
+class ConditionsReplyForm(ActionForm):
+    accepted = forms.TypedChoiceField(
+        label=_("Your reply"),
+        choices=[(YES, _("Accept the conditions")), (NO, _("Decline the conditions"))],
+        coerce=lambda value: value == YES,
+        widget=forms.RadioSelect,
+        help_text=_("Accepted conditions bind everything the case produces (P7.7)."),
+    )
+    comment = forms.CharField(label=_("Comment"), widget=SHORT_TEXT, required=False, max_length=5000)
+
+
+def _people(value: str) -> list[dict[str, str]]:
+    """Lines "Name — position" (or "Name - position") as the services take them."""
+    people = []
+    for line in _lines(value):
+        for separator in (" — ", " – ", " - ", "—"):
+            if separator in line:
+                name, position = line.split(separator, 1)
+                break
+        else:
+            name, position = line, ""
+        people.append({"name": name.strip(), "position": position.strip()})
+    return people
+
+
+REPRESENTATIVES_HELP = _("One per line: «Name — position».")
+
+
+class ParticipationRequestForm(ActionForm):
+    representatives = forms.CharField(label=_("Representatives"), widget=SHORT_TEXT, help_text=REPRESENTATIVES_HELP)
+    starts_on = forms.DateField(label=_("From"), widget=DATE, error_messages=DATE_ERRORS)
+    ends_on = forms.DateField(label=_("To"), widget=DATE, error_messages=DATE_ERRORS)
+    note = forms.CharField(label=_("Note"), widget=SHORT_TEXT, required=False, max_length=5000)
+
+    def clean_representatives(self) -> list[dict[str, str]]:
+        return _people(self.cleaned_data["representatives"])
+
+
+class ParticipationForm(ActionForm):
+    agreed = forms.TypedChoiceField(
+        label=_("Decision"),
+        choices=[(YES, _("Agree to the participation")), (NO, _("Refuse the participation"))],
+        coerce=lambda value: value == YES,
+        widget=forms.RadioSelect,
+    )
+    representatives = forms.CharField(
+        label=_("Representatives admitted"), widget=SHORT_TEXT, required=False, help_text=REPRESENTATIVES_HELP
+    )
+    starts_on = forms.DateField(label=_("From"), widget=DATE, required=False, error_messages=DATE_ERRORS)
+    ends_on = forms.DateField(label=_("To"), widget=DATE, required=False, error_messages=DATE_ERRORS)
+    reasons = forms.CharField(label=_("Reasons for a refusal"), widget=SHORT_TEXT, required=False, max_length=5000)
+
+    def clean_representatives(self) -> list[dict[str, str]]:
+        return _people(self.cleaned_data["representatives"])
+
+
+class RefusalForm(ActionForm):
+    partial = forms.TypedChoiceField(
+        label=_("Refuse"),
+        choices=[(NO, _("in full")), (YES, _("in part"))],
+        coerce=lambda value: value == YES,
+        widget=forms.RadioSelect,
+    )
+    refused_part = forms.CharField(
+        label=_("The part refused"),
+        widget=SHORT_TEXT,
+        required=False,
+        help_text=_("For a refusal in part: what will not be executed."),
+    )
+    reasons = forms.CharField(
+        label=_("Reasons"),
+        widget=TEXT,
+        max_length=10000,
+        help_text=_("A refusal is always in writing and states its reasons (P9.2)."),
+    )
+    attachments = attachments_field()
+
+    def arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["uploads"] = data.pop("attachments")
+        return data
+
+
+class ResultsForm(ActionForm):
+    summary = forms.CharField(label=_("Summary of the results"), widget=TEXT)
+    attachments = attachments_field()
+    costs_amount = forms.CharField(
+        label=_("Costs (amount)"),
+        required=False,
+        max_length=30,
+        help_text=_("Only if costs are to be borne otherwise than each Party its own (P12)."),
+    )
+    costs_currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
+    costs_note = forms.CharField(label=_("About the costs"), widget=SHORT_TEXT, required=False, max_length=2000)
+
+    def arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["uploads"] = data.pop("attachments")
+        return data
