@@ -4,8 +4,9 @@ import logging
 
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -13,6 +14,7 @@ from ninja.security import SessionAuth
 
 from cybercoop.accounts.api import ApiTokenAuth
 from cybercoop.accounts.api import router as accounts_router
+from cybercoop.assistance.api import router as assistance_router
 from cybercoop.audit.api import router as audit_router
 from cybercoop.core.api import field_name, validation_message
 from cybercoop.core.context import get_request_id
@@ -38,6 +40,7 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/audit", audit_router)
 api.add_router("/registry", registry_router)
+api.add_router("/cases", assistance_router)
 
 
 def _error(request: HttpRequest, status: int, detail: str, errors=(), rule: str | None = None) -> HttpResponse:
@@ -94,6 +97,21 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         429: _("Too many requests; try again later."),
     }
     return _error(request, exc.status_code, messages.get(exc.status_code, _("The request could not be served.")))
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _error(request, 400, _("The request body is not valid multipart form data."))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, _("The request is too large."))
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    return _error(request, 400, _("The request could not be served."))
 
 
 @api.exception_handler(Exception)

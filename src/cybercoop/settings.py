@@ -301,6 +301,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API ----------------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_CLASS = "cybercoop.core.api.BoundedPagination"
 
 # --- logging ----------------------------------------------------------------------------------------
 LOGGING = {

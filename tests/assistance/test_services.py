@@ -11,7 +11,7 @@ from cybercoop.assistance.models import Case, Clock
 from cybercoop.audit.models import AuditEntry
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.exchange.models import Message
-from tests.assistance.factories import REQUEST_FIELDS, draft, sent
+from tests.assistance.factories import REQUEST_FIELDS, designate, draft, sent
 from tests.registry.factories import BodyFactory
 
 D = dt.date
@@ -174,9 +174,14 @@ def test_forwarding_moves_the_case_to_another_body_of_the_same_state(
     protocol, kz_officer, kz_head, ru_officer, ru_body, kz_body, clock
 ):
     fsb = BodyFactory(party=ru_body.party, code="RU-FSB", time_zone="Europe/Moscow")
+    designate(protocol, fsb)
     case = services.register_receipt(actor=ru_officer, case=sent(kz_officer, kz_head, ru_body, protocol))
     with pytest.raises(InvalidInput):
         services.forward(actor=ru_officer, case=case, to_body=kz_body, reason="не по компетенции")
+    undesignated = BodyFactory(party=ru_body.party, code="RU-XYZ")
+    with pytest.raises(InvalidInput) as error:  # P4.2: only to a designated competent body
+        services.forward(actor=ru_officer, case=case, to_body=undesignated, reason="не по компетенции")
+    assert list(error.value.errors) == ["to_body"]
     case = services.forward(actor=ru_officer, case=case, to_body=fsb, reason="Относится к компетенции ФСБ России")
     assert case.handling_body == fsb
     assert _clock(case, "forward").status == "met"
@@ -347,3 +352,27 @@ def test_an_arriving_message_is_notified_to_the_receiving_body(
     }
     services.register_receipt(actor=ru_officer, case=case)
     assert Notification.objects.filter(recipient=kz_officer, url=f"/cases/{case.pk}/").exists()
+
+
+def test_an_officer_sending_an_empty_refusal_is_refused_for_the_role_first(
+    protocol, kz_officer, kz_head, ru_officer, ru_body, clock
+):
+    case = services.register_receipt(actor=ru_officer, case=sent(kz_officer, kz_head, ru_body, protocol))
+    with pytest.raises(PermissionDenied):
+        services.refuse(actor=ru_officer, case=case, reasons="", partial=False)
+
+
+@pytest.mark.rule("P12")
+@pytest.mark.parametrize("amount", ["nan", "-5", "1e3", "12.345", "inf"])
+def test_costs_must_be_a_plain_amount(protocol, kz_officer, kz_head, ru_officer, ru_body, clock, amount):
+    case = services.register_receipt(actor=ru_officer, case=sent(kz_officer, kz_head, ru_body, protocol))
+    with pytest.raises(InvalidInput) as error:
+        services.send_results(actor=ru_officer, case=case, summary="x", costs_amount=amount, costs_currency="RUB")
+    assert list(error.value.errors) == ["costs_amount"]
+
+
+def test_a_naive_receipt_time_is_refused(protocol, kz_officer, kz_head, ru_officer, ru_body, clock):
+    case = sent(kz_officer, kz_head, ru_body, protocol)
+    with pytest.raises(InvalidInput) as error:
+        services.register_receipt(actor=ru_officer, case=case, received_at=dt.datetime(2026, 11, 23, 9, 0))
+    assert list(error.value.errors) == ["received_at"]

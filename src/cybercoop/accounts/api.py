@@ -8,14 +8,14 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from ninja import Path, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.security import HttpBearer
 from pydantic import Field
 
 from cybercoop.accounts import selectors, services
 from cybercoop.accounts.models import ApiToken, Notification, User
 from cybercoop.core import clock
-from cybercoop.core.api import ERRORS, InputSchema
+from cybercoop.core.api import ERRORS, BoundedPagination, InputSchema
 from cybercoop.core.permissions import Permission, require
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def revoke_token(request: HttpRequest, token_id: int):
 @router.get(
     "/me/notifications", response={200: list[NotificationOut], **ERRORS}, summary="My notifications, newest first"
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def list_notifications(request: HttpRequest, filters: Query[NotificationFilterIn]):
     require(request.user, Permission.VIEW_OWN_NOTIFICATIONS)
     # A queryset, so the page is cut in the database; the fields map one to one onto NotificationOut.

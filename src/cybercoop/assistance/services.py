@@ -4,7 +4,9 @@ the two bodies, each sent as a message (`exchange.services.send`) and applied by
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,6 +179,8 @@ def _lock(case: Case) -> Case:
 def _require_draft(case: Case, actor: Any) -> None:
     if case.side_of(actor.body_id) != Side.REQUESTING:
         raise PermissionDenied
+    if case.state == rules.CaseState.DISCARDED:
+        raise RuleViolation("P6.2", _("The draft has been discarded."))
     if case.state not in rules.DRAFT_STATES:
         raise RuleViolation("P6.2", _("The request has been sent; it can no longer be edited."))
 
@@ -343,9 +347,11 @@ def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool) -> 
 @transaction.atomic
 def confirm_urgent(*, actor: Any, case: Case) -> Case:
     """P6.4, P6.5: the written confirmation of an urgent request, signed by the head or a deputy."""
+    case = _guard(case=case, actor=actor, kind=Kind.URGENT_CONFIRMATION)
     case = _send(
         case=case,
         actor=actor,
+        locked=True,
         kind=Kind.URGENT_CONFIRMATION,
         body={"signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role}},
     )
@@ -364,6 +370,22 @@ def record_view(*, actor: Any, case: Case) -> None:
 # --- the acts between the two bodies ------------------------------------------------------------------------
 
 
+def _guard(*, case: Case, actor: Any, kind: Kind) -> Case:
+    """Lock the case and check, in this order, the actor's side (403), role (403) and the state (409);
+    the act's own fields are checked after, so the answer names the first real obstacle."""
+    case = _lock(case)
+    transition = rules.TRANSITIONS[kind]
+    side = case.side_of(actor.body_id)
+    if side is None:
+        raise PermissionDenied
+    if kind != Kind.REQUEST:
+        require(actor, transition.permission, case)
+    reason = rules.refusal_reason(kind=kind, state=case.state, side=side, derived=derive(case))
+    if reason is not None:
+        raise RuleViolation(transition.rules[0], reason)
+    return case
+
+
 def _send(
     *, case: Case, actor: Any, kind: Kind, body: dict[str, Any], uploads: Uploads = (), locked: bool = False
 ) -> Case:
@@ -379,6 +401,8 @@ def _send(
     reason = rules.refusal_reason(kind=kind, state=case.state, side=side, derived=derive(case))
     if reason is not None:
         raise RuleViolation(transition.rules[0], reason)
+    for upload in uploads:  # every file checked before any is stored
+        exchange.check_upload(upload=upload)
     attachments = [exchange.store_attachment(upload=upload, actor=actor) for upload in uploads]
     sender, recipient = (
         (case.requesting_body, case.handling_body)
@@ -413,21 +437,23 @@ def _text(value: str, field: str, message: Any, limit: int = 20000) -> str:
 @transaction.atomic
 def register_receipt(*, actor: Any, case: Case, received_at: dt.datetime | None = None) -> Case:
     """The requested body registers the request; the execution term runs from receipt (P7.2)."""
+    locked = _guard(case=case, actor=actor, kind=Kind.RECEIPT)
     now = clock.now()
+    message = _("The receipt could not be registered.")
+    if received_at is not None and received_at.tzinfo is None:
+        _refuse(message, {"received_at": _("Give the time with its offset from UTC, such as 2026-11-23T10:00:00Z.")})
     received = received_at or now
-    locked = _lock(case)
     sent = exchange_selectors.conversation(conversation_id=locked.id).filter(kind=Kind.REQUEST).first()
     errors: dict[str, Any] = {}
     if received > now:
         errors["received_at"] = _("The request cannot have been received in the future.")
     elif sent is not None and received < sent.created_at:
         errors["received_at"] = _("The request cannot have been received before it was sent.")
-    _refuse(_("The receipt could not be registered."), errors)
-    if locked.side_of(actor.body_id) == Side.REQUESTED and locked.state == rules.CaseState.SENT:
-        locked.incoming_number = _next_number(
-            locked.handling_body, "incoming_number", f"{locked.handling_body.code}-{now:%Y}-I-"
-        )
-        locked.save(update_fields=["incoming_number"])
+    _refuse(message, errors)
+    locked.incoming_number = _next_number(
+        locked.handling_body, "incoming_number", f"{locked.handling_body.code}-{now:%Y}-I-"
+    )
+    locked.save(update_fields=["incoming_number"])
     return _send(
         case=locked,
         actor=actor,
@@ -441,25 +467,34 @@ def register_receipt(*, actor: Any, case: Case, received_at: dt.datetime | None 
 def forward(*, actor: Any, case: Case, to_body: Body, reason: str) -> Case:
     """P7.4: a request outside the body's competence goes to the competent body of its own State within three
     days of receipt; the requesting body learns of it at the same time (the message goes to it)."""
+    case = _guard(case=case, actor=actor, kind=Kind.FORWARD)
     message = _("The request could not be forwarded.")
     errors: dict[str, Any] = {}
     if to_body.party_id != case.handling_body.party_id:
         errors["to_body"] = _("A request is forwarded to a competent body of the same State (P7.4).")
     elif to_body.pk == case.handling_body_id:
         errors["to_body"] = _("Choose another body than your own.")
+    elif case.instrument.code == registry.PROTOCOL_CODE and not registry.is_designated(
+        body=to_body, instrument=case.instrument, on=registry.depositary_today()
+    ):  # P4.2: the Protocol's cooperation runs between designated bodies
+        errors["to_body"] = _("This body is not a designated competent body today.")
     _refuse(message, errors)
     reason = _text(reason, "reason", message, 5000)
-    return _send(case=case, actor=actor, kind=Kind.FORWARD, body={"to_body": to_body.code, "reason": reason})
+    return _send(
+        case=case, actor=actor, locked=True, kind=Kind.FORWARD, body={"to_body": to_body.code, "reason": reason}
+    )
 
 
 @transaction.atomic
 def notify_delay(*, actor: Any, case: Case, reason: str, expected_on: dt.date | None = None) -> Case:
     """P7.3: circumstances that prevent or significantly delay execution, notified at once."""
+    case = _guard(case=case, actor=actor, kind=Kind.DELAY)
     message = _("The delay could not be notified.")
     reason = _text(reason, "reason", message, 5000)
     return _send(
         case=case,
         actor=actor,
+        locked=True,
         kind=Kind.DELAY,
         body={"reason": reason, "expected_on": expected_on.isoformat() if expected_on else None},
     )
@@ -468,20 +503,25 @@ def notify_delay(*, actor: Any, case: Case, reason: str, expected_on: dt.date | 
 @transaction.atomic
 def request_information(*, actor: Any, case: Case, questions: str, uploads: Uploads = ()) -> Case:
     """P7.5: the requested body asks for additional information. The execution term is not suspended."""
+    case = _guard(case=case, actor=actor, kind=Kind.INFO_REQUEST)
     questions = _text(questions, "questions", _("The question could not be sent."))
-    return _send(case=case, actor=actor, kind=Kind.INFO_REQUEST, body={"questions": questions}, uploads=uploads)
+    return _send(
+        case=case, actor=actor, locked=True, kind=Kind.INFO_REQUEST, body={"questions": questions}, uploads=uploads
+    )
 
 
 @transaction.atomic
 def provide_information(*, actor: Any, case: Case, answer: str, uploads: Uploads = ()) -> Case:
     """P7.5: the requesting body answers in the same case."""
+    case = _guard(case=case, actor=actor, kind=Kind.INFO_REPLY)
     answer = _text(answer, "answer", _("The answer could not be sent."))
-    return _send(case=case, actor=actor, kind=Kind.INFO_REPLY, body={"answer": answer}, uploads=uploads)
+    return _send(case=case, actor=actor, locked=True, kind=Kind.INFO_REPLY, body={"answer": answer}, uploads=uploads)
 
 
 @transaction.atomic
 def postpone(*, actor: Any, case: Case, reason: str, until: dt.date) -> Case:
     """P7.6: execution is postponed, with notice, where it could hinder proceedings in the requested State."""
+    case = _guard(case=case, actor=actor, kind=Kind.POSTPONEMENT)
     message = _("The execution could not be postponed.")
     today = clock.now().astimezone(case.handling_body.zone).date()
     if until <= today:
@@ -489,12 +529,15 @@ def postpone(*, actor: Any, case: Case, reason: str, until: dt.date) -> Case:
     if until > today + dt.timedelta(days=730):
         _refuse(message, {"until": _("The new date must be within two years.")})
     reason = _text(reason, "reason", message, 5000)
-    return _send(case=case, actor=actor, kind=Kind.POSTPONEMENT, body={"reason": reason, "until": until.isoformat()})
+    return _send(
+        case=case, actor=actor, locked=True, kind=Kind.POSTPONEMENT, body={"reason": reason, "until": until.isoformat()}
+    )
 
 
 @transaction.atomic
 def propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], reason: str) -> Case:
     """P7.6: execution made conditional on terms set after consultations."""
+    case = _guard(case=case, actor=actor, kind=Kind.CONDITIONS)
     message = _("The conditions could not be proposed.")
     cleaned = [c.strip() for c in conditions if c.strip()]
     if not cleaned:
@@ -502,16 +545,23 @@ def propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], rea
     if any(len(c) > 1000 for c in cleaned) or len(cleaned) > 20:
         _refuse(message, {"conditions": _("At most 20 conditions of at most 1,000 characters each.")})
     reason = _text(reason, "reason", message, 5000)
-    return _send(case=case, actor=actor, kind=Kind.CONDITIONS, body={"conditions": cleaned, "reason": reason})
+    return _send(
+        case=case, actor=actor, locked=True, kind=Kind.CONDITIONS, body={"conditions": cleaned, "reason": reason}
+    )
 
 
 @transaction.atomic
 def reply_to_conditions(*, actor: Any, case: Case, accepted: bool, comment: str = "") -> Case:
     """P7.7: the requesting body accepts the conditions (and must then comply with them) or declines them."""
+    case = _guard(case=case, actor=actor, kind=Kind.CONDITIONS_REPLY)
     if len(comment) > 5000:
         _refuse(_("The reply could not be sent."), {"comment": _("At most %(count)d characters.") % {"count": 5000}})
     return _send(
-        case=case, actor=actor, kind=Kind.CONDITIONS_REPLY, body={"accepted": accepted, "comment": comment.strip()}
+        case=case,
+        actor=actor,
+        locked=True,
+        kind=Kind.CONDITIONS_REPLY,
+        body={"accepted": accepted, "comment": comment.strip()},
     )
 
 
@@ -539,12 +589,14 @@ def request_participation(
     *, actor: Any, case: Case, representatives: Sequence[Any], starts_on: dt.date, ends_on: dt.date, note: str = ""
 ) -> Case:
     """P8: the requesting body asks that its representatives take part in the execution."""
+    case = _guard(case=case, actor=actor, kind=Kind.PARTICIPATION_REQUEST)
     message = _("The participation could not be requested.")
     people = _representatives(representatives, message)
     _period(starts_on, ends_on, message)
     return _send(
         case=case,
         actor=actor,
+        locked=True,
         kind=Kind.PARTICIPATION_REQUEST,
         body={
             "representatives": people,
@@ -567,6 +619,7 @@ def decide_participation(
     reasons: str = "",
 ) -> Case:
     """P8: the requested body agrees (with names and dates) or refuses, under its law, with reasons."""
+    case = _guard(case=case, actor=actor, kind=Kind.PARTICIPATION)
     message = _("The decision could not be sent.")
     body: dict[str, Any] = {"agreed": agreed}
     if agreed:
@@ -580,7 +633,7 @@ def decide_participation(
         )
     else:
         body["reasons"] = _text(reasons, "reasons", message, 5000)
-    return _send(case=case, actor=actor, kind=Kind.PARTICIPATION, body=body)
+    return _send(case=case, actor=actor, locked=True, kind=Kind.PARTICIPATION, body=body)
 
 
 @transaction.atomic
@@ -589,12 +642,13 @@ def refuse(
 ) -> Case:
     """P9.1, P9.2: refuse in full or in part, where execution contradicts national law — always in writing,
     with reasons, signed by the head or a deputy. A full refusal closes the case."""
+    case = _guard(case=case, actor=actor, kind=Kind.REFUSAL)
     message = _("The refusal could not be sent.")
     reasons = _text(reasons, "reasons", message, 10000)  # P9.2: no refusal without reasons
     body: dict[str, Any] = {"reasons": reasons, "partial": partial}
     if partial:
         body["refused_part"] = _text(refused_part, "refused_part", message, 5000)
-    return _send(case=case, actor=actor, kind=Kind.REFUSAL, body=body, uploads=uploads)
+    return _send(case=case, actor=actor, locked=True, kind=Kind.REFUSAL, body=body, uploads=uploads)
 
 
 @transaction.atomic
@@ -610,21 +664,34 @@ def send_results(
 ) -> Case:
     """P7.8: the results, as soon as possible, with attachments; this closes execution. P12: each Party bears
     its own costs unless agreed otherwise; any costs and the agreed exception are recorded here."""
+    case = _guard(case=case, actor=actor, kind=Kind.RESULTS)
     message = _("The results could not be sent.")
     summary = _text(summary, "summary", message)
     costs: dict[str, Any] | None = None
     if costs_amount.strip():
-        try:
-            amount = round(float(costs_amount.replace(",", ".").replace("\xa0", "").replace(" ", "")), 2)
-        except ValueError:
-            _refuse(message, {"costs_amount": _("Enter an amount such as 1500.00.")})
-        if amount < 0 or amount > 1e12:
+        amount = _amount(costs_amount)
+        if amount is None:
             _refuse(message, {"costs_amount": _("Enter an amount such as 1500.00.")})
         currency = costs_currency.strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
+        if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
             _refuse(message, {"costs_currency": _("Give the currency as a three-letter code, such as KZT or RUB.")})
         costs = {"amount": f"{amount:.2f}", "currency": currency, "note": costs_note.strip()[:2000]}
-    return _send(case=case, actor=actor, kind=Kind.RESULTS, body={"summary": summary, "costs": costs}, uploads=uploads)
+    return _send(
+        case=case,
+        actor=actor,
+        locked=True,
+        kind=Kind.RESULTS,
+        body={"summary": summary, "costs": costs},
+        uploads=uploads,
+    )
+
+
+def _amount(text: str) -> decimal.Decimal | None:
+    """A non-negative amount with at most two decimals (spaces and a decimal comma allowed), or None."""
+    cleaned = text.replace("\xa0", "").replace(" ", "").replace(",", ".")
+    if not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", cleaned):
+        return None
+    return decimal.Decimal(cleaned)
 
 
 # --- deriving the case from its messages ----------------------------------------------------------------------

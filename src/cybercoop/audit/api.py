@@ -4,13 +4,13 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from cybercoop.audit import selectors, services
 from cybercoop.audit.models import AuditEntry
 from cybercoop.audit.rules import AuditAction
-from cybercoop.core.api import ERRORS, InputSchema
+from cybercoop.core.api import ERRORS, BoundedPagination, InputSchema
 from cybercoop.core.permissions import Permission, require
 
 router = Router(tags=["audit"])
@@ -67,7 +67,7 @@ class ChainReportOut(Schema):
 
 
 @router.get("/entries", response={200: list[EntryOut], **ERRORS}, summary="Audit entries, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def list_entries(request: HttpRequest, filters: Query[EntryFilterIn]):
     require(request.user, Permission.VIEW_AUDIT_LOG)
     selected = selectors.visible_entries(

@@ -3,7 +3,9 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
+from ninja import Field as NinjaField
 from ninja import Schema
+from ninja.pagination import LimitOffsetPagination
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
@@ -22,15 +24,47 @@ class ErrorOut(Schema):
     request_id: str = ""
 
 
+def _has_bad_text(value: Any) -> str | None:
+    """ "null" for a NUL character, "surrogate" for a lone surrogate, anywhere in nested input; else None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "null"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "surrogate"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set):
+        for item in value:
+            found = _has_bad_text(item)
+            if found:
+                return found
+    return None
+
+
 class InputSchema(Schema):
-    """Base of every API input: text may not hold NUL characters (PostgreSQL cannot store them)."""
+    """Base of every API input: text may not hold NUL characters or lone surrogates (PostgreSQL cannot
+    store them), at any depth."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
+    def _clean_text(cls, value: Any) -> Any:
+        found = _has_bad_text(value)
+        if found == "null":
             raise PydanticCustomError("null_character", "null characters are not allowed")
+        if found == "surrogate":
+            raise PydanticCustomError("invalid_text", "text is not valid Unicode")
         return value
+
+
+class BoundedPagination(LimitOffsetPagination):
+    """Limit and offset with upper bounds, so no number out of the database's range reaches a query."""
+
+    class Input(Schema):
+        limit: int = NinjaField(50, ge=1, le=200)
+        offset: int = NinjaField(0, ge=0, le=10**9)
 
 
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -69,6 +103,8 @@ def validation_message(error: dict[str, Any]) -> str:
         "uuid_parsing": _("Enter a valid UUID."),
         "uuid_type": _("Enter a valid UUID."),
         "null_character": _("Null characters are not allowed."),
+        "invalid_text": _("The text is not valid Unicode."),
+        "timezone_aware": _("Give the time with its offset from UTC, such as 2026-11-23T10:00:00Z."),
         "time_type": _("Enter a time such as 09:00."),
         "time_parsing": _("Enter a time such as 09:00."),
         "string_pattern_mismatch": _("This value has characters that are not allowed here."),

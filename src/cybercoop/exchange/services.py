@@ -20,16 +20,18 @@ from cybercoop.exchange import dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message
 
 
-@transaction.atomic
-def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "attachments") -> Attachment:
-    """Keep an uploaded file for a message to come: type checked by content, size capped, name sanitised."""
+def check_upload(*, upload: UploadedFile[bytes], field: str = "attachments") -> tuple[bytes, str, str]:
+    """An uploaded file's content, safe name and media type, or a field error: type checked by content,
+    size capped, name sanitised. Nothing is stored."""
+    name = rules.safe_file_name(upload.name or "")
     if upload.size is None or upload.size > rules.MAX_ATTACHMENT_BYTES:
         raise InvalidInput(
             _("The file could not be attached."),
-            errors={field: [_("“%(name)s” is larger than 25 MB.") % {"name": rules.safe_file_name(upload.name or "")}]},
+            errors={field: [_("“%(name)s” is larger than 25 MB.") % {"name": name}]},
         )
+    upload.seek(0)
     content = upload.read()
-    name = rules.safe_file_name(upload.name or "")
+    upload.seek(0)
     media_type = rules.sniff_media_type(content[:512], name)
     if media_type is None:
         raise InvalidInput(
@@ -40,6 +42,13 @@ def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "a
                 ]
             },
         )
+    return content, name, media_type
+
+
+@transaction.atomic
+def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "attachments") -> Attachment:
+    """Keep an uploaded file for a message to come (see `check_upload`)."""
+    content, name, media_type = check_upload(upload=upload, field=field)
     attachment = Attachment(
         name=name,
         media_type=media_type,

@@ -1,0 +1,272 @@
+"""The acts between the two bodies once a request is sent, one POST each (P7.2–P7.8, P8, P9.1, P9.2, P12).
+Each is a message; the services check the state machine, the side and the role, and nothing half-applies."""
+
+import datetime as dt
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Form, Router
+from ninja.decorators import decorate_view
+from pydantic import Field
+
+from cybercoop.assistance import services
+from cybercoop.assistance.api.common import (
+    BODY_CODE,
+    CaseId,
+    CaseInput,
+    CaseOut,
+    Errors,
+    Uploads,
+    acted,
+    aware,
+    body_by_code,
+    check_uploads,
+    multipart_checked,
+    refuse,
+    visible_case,
+)
+from cybercoop.core.api import ERRORS
+
+router = Router()
+
+REASON = 5000
+Condition = Annotated[str, Field(max_length=1000)]
+
+
+class ReceiptIn(CaseInput):
+    received_at: dt.datetime | None = Field(
+        default=None, description="When it was received, with its UTC offset; now by default."
+    )
+
+
+class ForwardIn(CaseInput):
+    to_body: str = Field(min_length=1, **BODY_CODE, description="The competent body of the same State.")
+    reason: str = Field(max_length=REASON)
+
+
+class DelayIn(CaseInput):
+    reason: str = Field(max_length=REASON, description="What prevents or significantly delays execution.")
+    expected_on: dt.date | None = Field(default=None, description="When execution is now expected (YYYY-MM-DD).")
+
+
+class InformationRequestIn(CaseInput):
+    questions: str = Field(max_length=20000)
+
+
+class InformationIn(CaseInput):
+    answer: str = Field(max_length=20000)
+
+
+class PostponeIn(CaseInput):
+    reason: str = Field(max_length=REASON)
+    until: dt.date = Field(description="The new date (YYYY-MM-DD), within two years.")
+
+
+class ConditionsIn(CaseInput):
+    conditions: list[Condition] = Field(max_length=20, description="At most 20, each at most 1,000 characters.")
+    reason: str = Field(max_length=REASON)
+
+
+class ConditionsReplyIn(CaseInput):
+    accepted: bool = Field(description="P7.7: accepted conditions bind everything the case produces.")
+    comment: str = Field(default="", max_length=REASON)
+
+
+class RepresentativeIn(CaseInput):
+    name: str = Field(max_length=200)
+    position: str = Field(default="", max_length=200)
+
+
+class ParticipationRequestIn(CaseInput):
+    representatives: list[RepresentativeIn] = Field(max_length=20)
+    starts_on: dt.date
+    ends_on: dt.date
+    note: str = Field(default="", max_length=REASON)
+
+
+class ParticipationIn(CaseInput):
+    agreed: bool
+    representatives: list[RepresentativeIn] = Field(default=[], max_length=20, description="When agreed.")
+    starts_on: dt.date | None = Field(default=None, description="When agreed.")
+    ends_on: dt.date | None = Field(default=None, description="When agreed.")
+    reasons: str = Field(default="", max_length=REASON, description="When refused: why, under national law.")
+
+
+class RefusalIn(CaseInput):
+    reasons: str = Field(max_length=10000, description="P9.2: a refusal always states its reasons.")
+    partial: bool = Field(default=False, description="Refuse only part of the request (P9.1).")
+    refused_part: str = Field(default="", max_length=REASON, description="For a partial refusal: which part.")
+
+
+class ResultsIn(CaseInput):
+    summary: str = Field(max_length=20000)
+    costs_amount: str = Field(default="", max_length=32, description="P12: costs, if any, such as 1500.00.")
+    costs_currency: str = Field(default="", max_length=16, description="A three-letter code, such as KZT or RUB.")
+    costs_note: str = Field(default="", max_length=2000, description="P12: the agreement on costs, if any.")
+
+
+def _representatives(people: list[RepresentativeIn]) -> list[dict[str, str]]:
+    return [person.model_dump() for person in people]
+
+
+@router.post("/{case_id}/receipt", response={200: CaseOut, **ERRORS}, summary="Register receipt")
+def register_receipt(request: HttpRequest, case_id: CaseId, payload: ReceiptIn | None = None):
+    """The requested body registers the request; the execution term runs from receipt (P7.2). No body: now."""
+    case = visible_case(request, case_id)
+    errors: Errors = {}
+    received_at = aware(errors, "received_at", payload.received_at if payload is not None else None)
+    refuse(errors)
+    return acted(request, services.register_receipt(actor=request.user, case=case, received_at=received_at))
+
+
+@router.post("/{case_id}/forward", response={200: CaseOut, **ERRORS}, summary="Forward to the competent body")
+def forward(request: HttpRequest, case_id: CaseId, payload: ForwardIn):
+    """P7.4: to the competent body of the same State within three days of receipt; the requesting body is
+    told at the same time. The case moves to that body."""
+    case = visible_case(request, case_id)
+    errors: Errors = {}
+    to_body = body_by_code(errors, "to_body", payload.to_body)
+    refuse(errors)
+    return acted(request, services.forward(actor=request.user, case=case, to_body=to_body, reason=payload.reason))
+
+
+@router.post("/{case_id}/delay", response={200: CaseOut, **ERRORS}, summary="Notify a delay or an obstacle")
+def notify_delay(request: HttpRequest, case_id: CaseId, payload: DelayIn):
+    """P7.3: circumstances that prevent or significantly delay execution, notified at once."""
+    case = services.notify_delay(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        reason=payload.reason,
+        expected_on=payload.expected_on,
+    )
+    return acted(request, case)
+
+
+@router.post(
+    "/{case_id}/information-request", response={200: CaseOut, **ERRORS}, summary="Ask for additional information"
+)
+@decorate_view(multipart_checked)
+def request_information(
+    request: HttpRequest, case_id: CaseId, payload: Form[InformationRequestIn], attachments: Uploads = None
+):
+    """P7.5: the requested body asks for more; the execution term runs on. Multipart: `questions` and up to
+    20 `attachments`."""
+    case = visible_case(request, case_id)
+    uploads = check_uploads(attachments)
+    case = services.request_information(actor=request.user, case=case, questions=payload.questions, uploads=uploads)
+    return acted(request, case)
+
+
+@router.post("/{case_id}/information", response={200: CaseOut, **ERRORS}, summary="Provide additional information")
+@decorate_view(multipart_checked)
+def provide_information(
+    request: HttpRequest, case_id: CaseId, payload: Form[InformationIn], attachments: Uploads = None
+):
+    """P7.5: the requesting body answers in the same case. Multipart: `answer` and up to 20 `attachments`."""
+    case = visible_case(request, case_id)
+    uploads = check_uploads(attachments)
+    case = services.provide_information(actor=request.user, case=case, answer=payload.answer, uploads=uploads)
+    return acted(request, case)
+
+
+@router.post("/{case_id}/postpone", response={200: CaseOut, **ERRORS}, summary="Postpone execution")
+def postpone(request: HttpRequest, case_id: CaseId, payload: PostponeIn):
+    """P7.6: execution postponed to a new date, with reasons, where it could hinder proceedings at home."""
+    case = services.postpone(
+        actor=request.user, case=visible_case(request, case_id), reason=payload.reason, until=payload.until
+    )
+    return acted(request, case)
+
+
+@router.post("/{case_id}/conditions", response={200: CaseOut, **ERRORS}, summary="Propose conditions")
+def propose_conditions(request: HttpRequest, case_id: CaseId, payload: ConditionsIn):
+    """P7.6: execution made conditional on terms; the requesting body accepts or declines them."""
+    case = services.propose_conditions(
+        actor=request.user, case=visible_case(request, case_id), conditions=payload.conditions, reason=payload.reason
+    )
+    return acted(request, case)
+
+
+@router.post(
+    "/{case_id}/conditions-reply", response={200: CaseOut, **ERRORS}, summary="Accept or decline the conditions"
+)
+def reply_to_conditions(request: HttpRequest, case_id: CaseId, payload: ConditionsReplyIn):
+    """P7.7: accepted conditions bind everything the case produces from then on."""
+    case = services.reply_to_conditions(
+        actor=request.user, case=visible_case(request, case_id), accepted=payload.accepted, comment=payload.comment
+    )
+    return acted(request, case)
+
+
+@router.post(
+    "/{case_id}/participation-request",
+    response={200: CaseOut, **ERRORS},
+    summary="Ask for representatives to take part",
+)
+def request_participation(request: HttpRequest, case_id: CaseId, payload: ParticipationRequestIn):
+    """P8: the requesting body asks that its representatives take part in the execution, naming them."""
+    case = services.request_participation(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        representatives=_representatives(payload.representatives),
+        starts_on=payload.starts_on,
+        ends_on=payload.ends_on,
+        note=payload.note,
+    )
+    return acted(request, case)
+
+
+@router.post(
+    "/{case_id}/participation",
+    response={200: CaseOut, **ERRORS},
+    summary="Agree to or refuse the participation of representatives",
+)
+def decide_participation(request: HttpRequest, case_id: CaseId, payload: ParticipationIn):
+    """P8: the requested body agrees, with names and dates, or refuses under its law, with reasons."""
+    case = services.decide_participation(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        agreed=payload.agreed,
+        representatives=_representatives(payload.representatives),
+        starts_on=payload.starts_on,
+        ends_on=payload.ends_on,
+        reasons=payload.reasons,
+    )
+    return acted(request, case)
+
+
+@router.post("/{case_id}/refusal", response={200: CaseOut, **ERRORS}, summary="Refuse in full or in part")
+@decorate_view(multipart_checked)
+def refuse_request(request: HttpRequest, case_id: CaseId, payload: Form[RefusalIn], attachments: Uploads = None):
+    """P9.1, P9.2: only in writing, with reasons, by the head or a deputy; a full refusal closes the case.
+    Multipart: `reasons`, `partial`, `refused_part` and up to 20 `attachments`."""
+    case = visible_case(request, case_id)
+    uploads = check_uploads(attachments)
+    case = services.refuse(
+        actor=request.user,
+        case=case,
+        reasons=payload.reasons,
+        partial=payload.partial,
+        refused_part=payload.refused_part,
+        uploads=uploads,
+    )
+    return acted(request, case)
+
+
+@router.post("/{case_id}/results", response={200: CaseOut, **ERRORS}, summary="Send the results")
+@decorate_view(multipart_checked)
+def send_results(request: HttpRequest, case_id: CaseId, payload: Form[ResultsIn], attachments: Uploads = None):
+    """P7.8: the results, with attachments, close execution; P12: any costs are recorded. Multipart: `summary`,
+    `costs_amount`, `costs_currency`, `costs_note` and up to 20 `attachments`."""
+    case = visible_case(request, case_id)
+    uploads = check_uploads(attachments)
+    case = services.send_results(
+        actor=request.user,
+        case=case,
+        summary=payload.summary,
+        uploads=uploads,
+        costs_amount=payload.costs_amount,
+        costs_currency=payload.costs_currency,
+        costs_note=payload.costs_note,
+    )
+    return acted(request, case)
