@@ -581,6 +581,7 @@ class ProfileFacts:
     closes: dt.time
     zone: str
     contact: str
+    accepted_language_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -616,8 +617,8 @@ def preflight(
     if request.annex_language and request.annex_language not in profile.accepted_languages:
         warn(
             "language",
-            _("The requested Party accepts only Russian%(others)s: the annex in another language will not be read.")
-            % {"others": (", " + ", ".join(profile.accepted_languages)) if profile.accepted_languages else ""},
+            _("The requested Party does not accept an annex in this language; besides Russian it accepts: %(others)s.")
+            % {"others": ", ".join(profile.accepted_language_names) or "—"},
         )
     if profile.signature_required:
         warn(

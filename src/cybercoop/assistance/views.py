@@ -462,6 +462,9 @@ def preflight_for(case: Case) -> list[rules.Warning]:
     contact = ", ".join(v for v in (profile.contact_name, profile.contact_phone, profile.contact_email) if v)
     facts = rules.ProfileFacts(
         accepted_languages=tuple(profile.accepted_languages),
+        accepted_language_names=tuple(
+            str(PROFILE_LANGUAGE_LABELS.get(code, code)) for code in profile.accepted_languages
+        ),
         signature_required=profile.signature_required,
         dual_criminality_required=profile.dual_criminality_required,
         evidence_use_limits=profile.evidence_use_limits,
