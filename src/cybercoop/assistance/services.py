@@ -743,7 +743,7 @@ def recompute(*, case: Case) -> Case:
     derived = derive(case)
     case.state = derived.state
     case.handling_body = Body.objects.get(code=derived.handling_body)
-    if derived.state not in rules.DRAFT_STATES:
+    if derived.state not in rules.DRAFT_STATES | {rules.CaseState.DISCARDED}:  # a draft keeps its own flag
         case.urgent = derived.urgent
     case.received_at = derived.received_at
     case.closed_at = (
