@@ -736,6 +736,12 @@ def case_machine(world: World) -> type[RuleBasedStateMachine]:
             running = Clock.objects.filter(status=ClockStatus.RUNNING, case__state__in=rules.CLOSED_STATES)
             assert not running.exists(), list(running.values_list("case__state", "kind"))
             assert not Clock.objects.filter(case__state__in=rules.DRAFT_STATES | {CaseState.DISCARDED}).exists()
+            # The lists' overdue filter and counters read the case's next deadline: it is its nearest running
+            # obligation, and nothing once closed.
+            for case in Case.objects.all():
+                owed = Clock.objects.filter(case=case, status=ClockStatus.RUNNING, obligatory=True)
+                nearest = owed.order_by("due_at").values_list("due_at", flat=True).first()
+                assert case.next_due_at == nearest, (case.state, case.next_due_at, nearest)
 
         def both_sides_derive_the_stored_case_from_the_same_messages(self) -> None:
             for case in Case.objects.select_related("handling_body", "requesting_body", "requested_body", "instrument"):

@@ -8,9 +8,10 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from cybercoop.assistance import rules, services
+from cybercoop.assistance import rules, services, views
 from cybercoop.assistance.models import Case, Clock
 from cybercoop.audit.models import AuditEntry
+from cybercoop.core import paging
 from cybercoop.exchange.models import Attachment, Message
 from tests.assistance.factories import REQUEST_FIELDS, designate, draft, sent
 from tests.registry.factories import BodyFactory
@@ -85,6 +86,8 @@ def test_the_inbox_and_outbox_filter_and_search(client, protocol, kz_officer, kz
     assert _listed(client, "/cases/incoming/", urgent="no") == [str(plain.pk)]
     assert _listed(client, "/cases/incoming/", text="bc1qxy") == [str(urgent.pk)]
     assert _listed(client, "/cases/incoming/", text=plain.outgoing_number) == [str(plain.pk)]
+    assert _listed(client, "/cases/incoming/", text=plain.outgoing_number.lower()) == [str(plain.pk)]  # a whole number
+    assert _listed(client, "/cases/incoming/", text=plain.outgoing_number[-8:]) == [str(plain.pk)]  # a fragment
     assert len(_listed(client, "/cases/incoming/", party="KZ")) == 2
     assert _listed(client, "/cases/incoming/", party="AM") == []
     assert _listed(client, "/cases/incoming/", state="in_execution") == []
@@ -97,7 +100,7 @@ def test_the_inbox_and_outbox_filter_and_search(client, protocol, kz_officer, kz
 
 
 @pytest.mark.rule("P6.4")
-def test_the_lists_count_and_filter_overdue_cases(client, protocol, kz_officer, ru_officer, ru_body, clock):
+def test_the_lists_count_and_filter_overdue_cases(client, protocol, kz_officer, kz_head, ru_officer, ru_body, clock):
     urgent = services.send_urgent(actor=kz_officer, case=draft(kz_officer, ru_body, protocol, urgent=True))
     client.force_login(kz_officer)
     html = client.get("/cases/outgoing/").content.decode()
@@ -111,6 +114,45 @@ def test_the_lists_count_and_filter_overdue_cases(client, protocol, kz_officer, 
     # The requested side sees the request flagged too.
     client.force_login(ru_officer)
     assert _listed(client, "/cases/incoming/", overdue="on") == [str(urgent.pk)]
+    # The written confirmation closes the clock (P6.4): nothing is owed, nothing is counted or listed overdue.
+    services.confirm_urgent(actor=kz_head, case=urgent)
+    assert Case.objects.get(pk=urgent.pk).next_due_at is None
+    assert _listed(client, "/cases/incoming/", overdue="on") == []
+    assert 'data-testid="overdue-count" data-count="0"' in client.get("/cases/incoming/").content.decode()
+
+
+def test_a_long_list_counts_up_to_the_cap_and_says_there_are_more(
+    client, protocol, kz_officer, kz_head, ru_body, monkeypatch
+):
+    monkeypatch.setattr(paging, "LIST_CAP", 2)
+    for _ in range(3):
+        draft(kz_officer, ru_body, protocol)
+    client.force_login(kz_officer)
+    html = client.get("/cases/outgoing/").content.decode()
+    assert 'data-testid="list-count" data-count="2" data-capped="true"' in html
+    assert len(_listed(client, "/cases/outgoing/")) == 2  # (a page of 50 shows what is counted)
+    monkeypatch.setattr(paging, "LIST_CAP", 3)
+    html = client.get("/cases/outgoing/").content.decode()
+    assert 'data-testid="list-count" data-count="3">' in html
+    assert len(_listed(client, "/cases/outgoing/")) == 3
+
+
+def test_a_search_pages_without_counting(client, protocol, kz_officer, ru_body, monkeypatch):
+    """A search reads one row more than a page to know whether another follows; it never counts all matches."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    made = [draft(kz_officer, ru_body, protocol, subject=f"Фишинг {n}") for n in range(5)]
+    draft(kz_officer, ru_body, protocol, subject="Вымогательство")
+    client.force_login(kz_officer)
+    seen = []
+    for number in (1, 2, 3):
+        html = client.get("/cases/outgoing/", {"text": "Фишинг", "page": number}).content.decode()
+        assert 'data-testid="list-count" data-count=""' in html  # no total
+        assert (f"page={number + 1}" in html) == (number < 3)  # "Older" while more follow
+        seen += _listed(client, "/cases/outgoing/", text="Фишинг", page=number)
+    assert sorted(seen) == sorted(str(c.pk) for c in made)
+    assert _listed(client, "/cases/outgoing/", text="Фишинг", page="x") == _listed(
+        client, "/cases/outgoing/", text="Фишинг"
+    )  # a page that is not a number is the first
 
 
 # --- drafting ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.assistance import rules
@@ -82,6 +83,7 @@ class Case(models.Model):
     conditions_proposed = models.JSONField(_("conditions proposed"), default=list, blank=True)
     conditions_accepted = models.JSONField(_("conditions accepted"), default=list, blank=True)
     participation_pending = models.BooleanField(_("participation request pending"), default=False)
+    next_due_at = models.DateTimeField(_("next deadline"), null=True, blank=True)  # of a running obligation
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("updated"))
 
@@ -89,9 +91,24 @@ class Case(models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-updated_at"]
+        # The lists walk a body's cases newest first and stop after a page; the deadline counters and the
+        # overdue filter read only the cases that owe something (see docs/requests.md, "Performance").
+        # On PostgreSQL, migration 0002 adds trigram indexes for the search.
         indexes = [
-            models.Index(fields=["handling_body", "state", "-updated_at"], name="case_inbox"),
-            models.Index(fields=["requesting_body", "state", "-updated_at"], name="case_outbox"),
+            models.Index(fields=["handling_body", "-updated_at", "id"], name="case_inbox", include=["state"]),
+            models.Index(fields=["requesting_body", "-updated_at", "id"], name="case_outbox", include=["state"]),
+            models.Index(
+                fields=["handling_body", "next_due_at"],
+                name="case_inbox_due",
+                condition=Q(next_due_at__isnull=False),
+                include=["state"],
+            ),
+            models.Index(
+                fields=["requesting_body", "next_due_at"],
+                name="case_outbox_due",
+                condition=Q(next_due_at__isnull=False),
+                include=["state"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -144,7 +161,21 @@ class Clock(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "started_by"], name="assistance_clock_once_per_event"),
         ]
-        indexes = [models.Index(fields=["status", "due_at"], name="clock_scan")]
+        indexes = [
+            # The worker's scan: only running obligations with a reminder still to send.
+            models.Index(
+                fields=["due_at"],
+                name="clock_pending_reminder",
+                condition=Q(status=rules.ClockStatus.RUNNING, obligatory=True)
+                & (Q(reminded_before_at__isnull=True) | Q(reminded_due_at__isnull=True)),
+            ),
+            # A body's running obligations by deadline (the home page's panels).
+            models.Index(
+                fields=["acting_body", "due_at"],
+                name="clock_obligations",
+                condition=Q(status=rules.ClockStatus.RUNNING, obligatory=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.due_at:%Y-%m-%d %H:%M}"

@@ -342,6 +342,15 @@ class Derived:
     forwarded_from: tuple[str, ...] = ()
     clocks: tuple[ClockSpec, ...] = field(default_factory=tuple)
 
+    @property
+    def next_due_at(self) -> dt.datetime | None:
+        """The nearest running obligation's due instant (None when nothing is owed): stored on the case so the
+        lists can filter and count overdue and due-soon cases without joining the clocks."""
+        return min(
+            (c.due_at for c in self.clocks if c.status == ClockStatus.RUNNING and c.kind in OBLIGATORY_CLOCKS),
+            default=None,
+        )
+
 
 def _close_clocks(clocks: list[ClockSpec], message: MessageFacts, kinds: Iterable[str], status: str) -> None:
     kinds = set(kinds)

@@ -727,9 +727,11 @@ def _facts(messages: Sequence[Any]) -> list[rules.MessageFacts]:
     ]
 
 
-def derive(case: Case) -> rules.Derived:
-    """The case as its messages make it (for drafts: as it stands)."""
-    messages = list(exchange_selectors.conversation(conversation_id=case.id))
+def derive(case: Case, messages: Sequence[Any] | None = None) -> rules.Derived:
+    """The case as its messages make it (for drafts: as it stands); `messages`, the case's conversation if the
+    caller has read it already."""
+    if messages is None:
+        messages = list(exchange_selectors.conversation(conversation_id=case.id))
     draft_state = (
         case.state if case.state in rules.DRAFT_STATES | {rules.CaseState.DISCARDED} else rules.CaseState.DRAFT
     )
@@ -755,6 +757,7 @@ def recompute(*, case: Case) -> Case:
     case.conditions_proposed = list(derived.conditions_proposed)
     case.conditions_accepted = list(derived.conditions_accepted)
     case.participation_pending = derived.participation_pending
+    case.next_due_at = derived.next_due_at
     case.updated_at = clock.now()
     case.save()
     bodies = {b.code: b for b in Body.objects.filter(code__in={c.acting_body for c in derived.clocks})}

@@ -19,8 +19,7 @@ from babel.dates import get_timezone_location
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,6 +37,7 @@ from cybercoop.assistance.rules import CaseState, Kind, Side
 from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.core.forms import add_service_errors
+from cybercoop.core.paging import CappedPaginator, PeekPaginator
 from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import selectors as exchange
 from cybercoop.registry import selectors as registry
@@ -323,23 +323,19 @@ def clock_rows(clocks: Iterable[Clock], now: dt.datetime) -> list[dict[str, Any]
 # --- the inbox and the outbox -------------------------------------------------------------------------------
 
 
-def _deadline_count(cases: QuerySet[Case], **due: Any) -> int:
-    conditions = {f"clocks__due_at__{lookup}": value for lookup, value in due.items()}
-    return (
-        cases.filter(clocks__status=rules.ClockStatus.RUNNING, clocks__obligatory=True, **conditions).distinct().count()
-    )
-
-
 def _case_list(request: HttpRequest, *, incoming: bool) -> HttpResponse:
     require(request.user, Permission.VIEW_CASE)
     now = clock.now()
     listing = selectors.inbox if incoming else selectors.outbox
     form = forms.CaseFilterForm(request.GET or None, incoming=incoming, viewer=request.user)
     running = Clock.objects.filter(status=rules.ClockStatus.RUNNING).order_by("due_at")
-    cases = listing(viewer=request.user, filters=form.filters(), now=now).prefetch_related(
+    filters = form.filters()
+    cases = listing(viewer=request.user, filters=filters, now=now).prefetch_related(
         Prefetch("clocks", queryset=running, to_attr="running_clocks")
     )
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A search is not counted (its count would cost more than its page); the other lists count up to a cap.
+    paginator = PeekPaginator(cases, PAGE_SIZE) if filters.text else CappedPaginator(cases, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
     rows = []
     for case in page:
         # The nearest obligation; a forwarding window (not an obligation) only while it is still open.
@@ -353,7 +349,7 @@ def _case_list(request: HttpRequest, *, incoming: bool) -> HttpResponse:
                 "overdue": any(_is_overdue(c, now) for c in case.running_clocks),
             }
         )
-    everything = listing(viewer=request.user, now=now)
+    counts = selectors.deadline_counts(listing(viewer=request.user, now=now), now=now, soon=DUE_SOON)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -362,8 +358,8 @@ def _case_list(request: HttpRequest, *, incoming: bool) -> HttpResponse:
         "page": page,
         "rows": rows,
         "query": query.urlencode(),
-        "overdue_count": _deadline_count(everything, lte=now),
-        "due_soon_count": _deadline_count(everything, gt=now, lte=now + DUE_SOON),
+        "overdue_count": counts.overdue,
+        "due_soon_count": counts.due_soon,
     }
     return render(request, "assistance/case_list.html", context, status=400 if form.errors else 200)
 
@@ -618,7 +614,7 @@ def message_fields(message: Any) -> list[dict[str, Any]]:
     return fields
 
 
-def timeline(case: Case) -> list[dict[str, Any]]:
+def timeline(messages: Iterable[Any]) -> list[dict[str, Any]]:
     return [
         {
             "message": message,
@@ -626,7 +622,7 @@ def timeline(case: Case) -> list[dict[str, Any]]:
             "fields": message_fields(message),
             "attachments": list(message.attachments.all()),
         }
-        for message in selectors.messages(case=case)
+        for message in messages
     ]
 
 
@@ -641,7 +637,8 @@ def _case_page(
     user = request.user
     now = clock.now()
     side = case.side_of(user.body_id)
-    derived = services.derive(case)
+    conversation = list(selectors.messages(case=case))
+    derived = services.derive(case, conversation)
     actions = allowed_actions(user, case, derived)
     if failed is not None and failed[0] not in actions and violation is None:
         actions.append(failed[0])  # its errors must be seen, even if the case has moved on meanwhile
@@ -663,7 +660,7 @@ def _case_page(
         "preflight": preflight_for(case) if is_own_draft else None,
         "fields": request_fields(case),
         "clocks": clock_rows(selectors.clocks(case=case), now),
-        "timeline": timeline(case),
+        "timeline": timeline(conversation),
         "violation": violation,
         "viewer_zone": zone_name(str(timezone.get_current_timezone())),
     }

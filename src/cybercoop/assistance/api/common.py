@@ -284,7 +284,9 @@ def _item_fields(case: Case, clocks: list[Clock], now: dt.datetime) -> dict[str,
 def with_open_clocks(cases: QuerySet[Case]) -> QuerySet[Case]:
     """Lists show each case's next deadline: its running obligations in one query for the page."""
     running = Clock.objects.filter(status=rules.ClockStatus.RUNNING, obligatory=True).order_by("due_at")
-    return cases.prefetch_related(Prefetch("clocks", queryset=running, to_attr="open_clocks"))
+    return cases.select_related(
+        "requesting_body__party", "requested_body__party", "handling_body__party", "instrument"
+    ).prefetch_related(Prefetch("clocks", queryset=running, to_attr="open_clocks"))
 
 
 class CasePagination(LimitOffsetPagination):
