@@ -100,6 +100,21 @@ NODE_NAME = env_str("CYBERCOOP_NODE_NAME", "CyberCoop")
 DEMO_NODES = [tuple(item.split("=", 1)) for item in env_list("CYBERCOOP_DEMO_NODES", "") if "=" in item]
 IS_DEMO = env_bool("CYBERCOOP_DEMO", False)
 
+# --- federation (docs/federation.md) --------------------------------------------------------------
+# This node's id in the directory ("secretariat", "kz", "ru" …); empty: a single node serving every body, where
+# the `local` transport carries every message. Its public base URL, as the directory publishes it.
+NODE_ID = env_str("CYBERCOOP_NODE_ID", "")
+NODE_URL = env_str("CYBERCOOP_NODE_URL", "")
+# The node's private keys (signing Ed25519, encryption X25519), written by `cybercoop node init`, mode 0600.
+NODE_KEYS_FILE = Path(env_str("CYBERCOOP_NODE_KEYS", str(DATA_DIR / "node" / "keys.json")))
+# Where the Secretariat's node publishes the directory, and its public key pinned here at `node init`.
+DIRECTORY_URL = env_str("CYBERCOOP_DIRECTORY_URL", "")
+DIRECTORY_KEY_FILE = Path(env_str("CYBERCOOP_DIRECTORY_KEY", str(DATA_DIR / "node" / "directory-key.pub.json")))
+# On the Secretariat's node only: the private key that signs the directory.
+DIRECTORY_SIGNING_KEY_FILE = Path(
+    env_str("CYBERCOOP_DIRECTORY_SIGNING_KEY", str(DATA_DIR / "node" / "directory-key.json"))
+)
+
 DEBUG = env_bool("CYBERCOOP_DEBUG", False)
 HTTPS = env_bool("CYBERCOOP_HTTPS", False)
 
