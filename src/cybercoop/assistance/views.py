@@ -19,7 +19,6 @@ from babel.dates import get_timezone_location
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -328,25 +327,33 @@ def _case_list(request: HttpRequest, *, incoming: bool) -> HttpResponse:
     now = clock.now()
     listing = selectors.inbox if incoming else selectors.outbox
     form = forms.CaseFilterForm(request.GET or None, incoming=incoming, viewer=request.user)
-    running = Clock.objects.filter(status=rules.ClockStatus.RUNNING).order_by("due_at")
     filters = form.filters()
-    cases = listing(viewer=request.user, filters=filters, now=now).prefetch_related(
-        Prefetch("clocks", queryset=running, to_attr="running_clocks")
-    )
+    cases = selectors.as_list_rows(listing(viewer=request.user, filters=filters, now=now))
     # A search is not counted (its count would cost more than its page); the other lists count up to a cap.
     paginator = PeekPaginator(cases, PAGE_SIZE) if filters.text else CappedPaginator(cases, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    listed = list(page)
+    clocks = selectors.running_clocks(case_ids=[case["id"] for case in listed])
+    other_side = "requesting_body_id" if incoming else "handling_body_id"
+    bodies = selectors.bodies_by_id({case[other_side] for case in listed})
+    zone = timezone.get_current_timezone()
+    states = dict(rules.CaseState.choices)
+    kinds = dict(rules.ClockKind.choices)
     rows = []
-    for case in page:
+    for case in listed:
+        running = clocks[case["id"]]
         # The nearest obligation; a forwarding window (not an obligation) only while it is still open.
-        upcoming = [c for c in case.running_clocks if c.obligatory or c.due_at > now]
+        upcoming = [c for c in running if c.obligatory or c.due_at > now]
+        nearest = upcoming[0] if upcoming else None
         rows.append(
             {
                 "case": case,
-                "other_body": case.requesting_body if incoming else case.handling_body,
-                "clock": upcoming[0] if upcoming else None,
-                "due": due_text(upcoming[0].due_at, timezone.get_current_timezone()) if upcoming else "",
-                "overdue": any(_is_overdue(c, now) for c in case.running_clocks),
+                "state_label": states.get(case["state"], case["state"]),
+                "other_body": bodies[case[other_side]],
+                "clock": nearest,
+                "clock_label": kinds.get(nearest.kind, nearest.kind) if nearest else "",
+                "due": due_text(nearest.due_at, zone) if nearest else "",
+                "overdue": any(c.obligatory and now >= c.due_at for c in running),
             }
         )
     counts = selectors.deadline_counts(listing(viewer=request.user, now=now), now=now, soon=DUE_SOON)

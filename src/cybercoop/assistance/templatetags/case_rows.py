@@ -18,18 +18,18 @@ register = template.Library()
 @register.simple_tag
 def case_row(row: dict[str, Any]) -> SafeString:
     """One case of a list: numbers, subject (a link) and urgency, the other side, the state, the next deadline."""
-    case = row["case"]
-    numbers = format_html("{}", case.outgoing_number or "—")
-    if case.incoming_number:
-        numbers = format_html("{}<br>{}", numbers, case.incoming_number)
+    case = row["case"]  # the list's columns (selectors.LIST_COLUMNS)
+    numbers = format_html("{}", case["outgoing_number"] or "—")
+    if case["incoming_number"]:
+        numbers = format_html("{}<br>{}", numbers, case["incoming_number"])
     urgent = (
         format_html(' <span class="badge badge-urgent" data-testid="urgent">{}</span>', gettext("urgent"))
-        if case.urgent
+        if case["urgent"]
         else ""
     )
     clock = row["clock"]
     due = (
-        format_html('<span title="{} ({})">{}</span>', clock.get_kind_display(), clock.rule_id, row["due"])
+        format_html('<span title="{} ({})">{}</span>', row["clock_label"], clock.rule_id, row["due"])
         if clock is not None
         else "—"
     )
@@ -47,15 +47,15 @@ def case_row(row: dict[str, Any]) -> SafeString:
         '<td><span class="status case-state-{state}">{state_label}</span></td>'
         "<td>{due}{overdue}</td>"
         "</tr>",
-        pk=case.pk,
-        state=case.state,
+        pk=case["id"],
+        state=case["state"],
         numbers=numbers,
-        url=reverse("assistance:case", args=[case.pk]),
-        subject=case.subject,
+        url=reverse("assistance:case", args=[case["id"]]),
+        subject=case["subject"],
         urgent=urgent,
         body=other.name,
         party=other.party.name,
-        state_label=case.get_state_display(),
+        state_label=row["state_label"],
         due=due,
         overdue=overdue,
     )
