@@ -113,9 +113,10 @@ class ListedClock:
     obligatory: bool
 
 
-def as_list_rows(cases: QuerySet[Case]) -> QuerySet[Any]:
+def as_list_rows(cases: QuerySet[Case]) -> QuerySet[Case, dict[str, Any]]:
     """The list's columns of these cases, as dictionaries (for a paginator to slice)."""
-    return cases.values(*LIST_COLUMNS)
+    rows: QuerySet[Case, dict[str, Any]] = cases.values(*LIST_COLUMNS)
+    return rows
 
 
 def running_clocks(*, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ListedClock]]:
