@@ -5,6 +5,7 @@ cybercoop worker           the background worker: periodic jobs and queued tasks
 cybercoop demo             migrate, seed and start the demonstration on 127.0.0.1
 cybercoop audit verify     walk the audit chain and report the first broken or missing entry
 cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
+cybercoop node …           this node on the federation: init, show, check PEER, outbox
 cybercoop manage …         any Django management command (migrate, create_api_token, …)
 """
 
@@ -22,6 +23,7 @@ COMMAND_ALIASES = {
     "audit": "Audit log: `cybercoop audit verify`.",
     "rules": "Rule catalogue: `cybercoop rules report`.",
     "i18n": "Translations: `cybercoop i18n extract|compile|check`.",
+    "node": "Federation node: `cybercoop node init|show|check|outbox`.",
 }
 
 

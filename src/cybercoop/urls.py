@@ -1,4 +1,4 @@
-"""The node's URL map: each domain's pages, the API and (later) the federation endpoint."""
+"""The node's URL map: each domain's pages, the API and the federation endpoint."""
 
 from django.urls import include, path
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("cases/", include("cybercoop.assistance.urls")),
     path("public/", registry_views.public_status, name="public"),
     path("api/v1/", api.urls),
+    path("federation/v1/", include("cybercoop.exchange.federation.urls")),
 ]

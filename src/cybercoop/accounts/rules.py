@@ -54,13 +54,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ACKNOWLEDGE_ANNOUNCEMENT,
         Permission.VIEW_ACKNOWLEDGEMENTS,
     },
-    # P4.3, P16.1, P18, P19: the Secretariat is the depositary and records what the Parties notify.
+    # P4.3, P16.1, P18, P19: the Secretariat is the depositary and records what the Parties notify;
+    # it also keeps the federation's directory: which node serves which body, with the nodes' keys.
     Role.SECRETARIAT: _EVERYONE
     | {
         Permission.MANAGE_INSTRUMENTS,
         Permission.FILE_DESIGNATION,
         Permission.REGISTER_BODY,
         Permission.VIEW_ACKNOWLEDGEMENTS,
+        Permission.MANAGE_NODES,
     },
     Role.AUDITOR: _EVERYONE | {Permission.VIEW_AUDIT_LOG, Permission.VERIFY_AUDIT_CHAIN},
 }

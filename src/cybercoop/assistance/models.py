@@ -51,8 +51,14 @@ class Case(models.Model):
     marking = models.CharField(_("marking"), max_length=16, choices=Marking.choices, default=Marking.OFFICIAL)
     purposes = models.JSONField(_("permitted purposes of the information"), default=list, blank=True)
     # The people and numbers of the workflow.
+    # Empty for a request received from another node: its drafter is not a user of this node.
     drafted_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("drafted by")
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("drafted by"),
     )
     submitted_by = models.ForeignKey(
         "accounts.User",

@@ -830,7 +830,7 @@ def responsible_users(*, case: Case, body: Body) -> list[Any]:
     """Who answers for the case in `body`: its head and deputies, and the officer who drafted or registered it."""
     people = list(users(body=body, role__in=["head", "deputy"], is_active=True))
     messages = exchange_selectors.conversation(conversation_id=case.id)
-    officers = {case.drafted_by} if body.pk == case.requesting_body_id else set()
+    officers = {case.drafted_by} if body.pk == case.requesting_body_id and case.drafted_by else set()
     officers |= {m.sender_user for m in messages if m.kind == Kind.RECEIPT and m.sender_user is not None}
     people += [u for u in officers if u.body_id == body.pk and u.is_active and u not in people]
     return people

@@ -44,7 +44,18 @@ class AuditAction(StrEnum):
     DESIGNATION_ANNOUNCED = "registry:designation:announced"
     DESIGNATION_ACKNOWLEDGED = "registry:designation:acknowledged"
     PARTY_PROFILE_UPDATED = "registry:party_profile:updated"
+    NODE_REGISTERED = "registry:node:registered"
+    NODE_UPDATED = "registry:node:updated"
+    NODE_WITHDRAWN = "registry:node:withdrawn"
+    BODY_NODE_ASSIGNED = "registry:body:node_assigned"
+    DIRECTORY_PUBLISHED = "registry:directory:published"
+    DIRECTORY_APPLIED = "registry:directory:applied"
+    DIRECTORY_REFUSED = "registry:directory:refused"
+    DIRECTORY_KEY_PINNED = "registry:directory:key_pinned"
     MESSAGE_SENT = "exchange:message:sent"
+    MESSAGE_RECEIVED = "exchange:message:received"
+    ENVELOPE_REJECTED = "exchange:envelope:rejected"
+    DELIVERY_REJECTED = "exchange:delivery:rejected"
     CASE_DRAFTED = "assistance:case:drafted"
     CASE_DRAFT_EDITED = "assistance:case:draft_edited"
     CASE_SUBMITTED = "assistance:case:submitted_for_approval"
@@ -75,7 +86,18 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.DESIGNATION_ANNOUNCED: _("Designation announced to the Parties"),
     AuditAction.DESIGNATION_ACKNOWLEDGED: _("Designation acknowledged"),
     AuditAction.PARTY_PROFILE_UPDATED: _("Party profile updated"),
+    AuditAction.NODE_REGISTERED: _("Node registered"),
+    AuditAction.NODE_UPDATED: _("Node updated"),
+    AuditAction.NODE_WITHDRAWN: _("Node withdrawn"),
+    AuditAction.BODY_NODE_ASSIGNED: _("Body assigned to a node"),
+    AuditAction.DIRECTORY_PUBLISHED: _("Directory published"),
+    AuditAction.DIRECTORY_APPLIED: _("Directory applied"),
+    AuditAction.DIRECTORY_REFUSED: _("Directory refused"),
+    AuditAction.DIRECTORY_KEY_PINNED: _("Directory key pinned"),
     AuditAction.MESSAGE_SENT: _("Message sent"),
+    AuditAction.MESSAGE_RECEIVED: _("Message received from another node"),
+    AuditAction.ENVELOPE_REJECTED: _("Envelope from another node rejected"),
+    AuditAction.DELIVERY_REJECTED: _("Message rejected by the receiving node"),
     AuditAction.CASE_DRAFTED: _("Request drafted"),
     AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),
     AuditAction.CASE_SUBMITTED: _("Request submitted for approval"),

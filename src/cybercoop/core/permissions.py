@@ -31,6 +31,7 @@ class Permission(StrEnum):
     EDIT_PARTY_PROFILE = "registry.edit_party_profile"
     ACKNOWLEDGE_ANNOUNCEMENT = "registry.acknowledge_announcement"
     VIEW_ACKNOWLEDGEMENTS = "registry.view_acknowledgements"
+    MANAGE_NODES = "registry.manage_nodes"
     DRAFT_REQUEST = "assistance.draft_request"
     APPROVE_REQUEST = "assistance.approve_request"
     WORK_ON_CASE = "assistance.work_on_case"

@@ -156,6 +156,11 @@ USERS = [
 
 PROTOCOL_CODE = "csto-2014-information-sphere"
 
+# The multi-node demo (`cybercoop demo`): Kazakhstan, Russia and Armenia run their own nodes; the
+# Secretariat's node serves itself and the other Parties' bodies.
+SECRETARIAT_NODE = "secretariat"
+DEMO_NODE_OF_PARTY = {"KZ": "kz", "RU": "ru", "AM": "am"}
+
 # (code, kind, amends, adopted on, place, name ru, name kk, name en, notifications required)
 INSTRUMENTS = [
     (

@@ -1,13 +1,14 @@
 """`cybercoop demo`: prepare and start each demo node as its own processes, then wait.
 
-A node is a data folder (its own SQLite database, secret key and static files), a web server and a
-worker. This version runs one node that hosts every Party; the federation issue adds one node per
-Party and the Secretariat's, each on the next port, with links between them in the banner.
+Four nodes, each a data folder (its own SQLite database, secret key, node keys and static files), a web
+server and a worker: the CSTO Secretariat's (which publishes the directory and serves Belarus, Kyrgyzstan
+and Tajikistan too), Kazakhstan's, Russia's and Armenia's, on consecutive ports. They are joined the way an
+operator joins real nodes (cybercoop.demo.federation), so a request drafted on the Kazakh node is worked on
+the Russian node.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -15,9 +16,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cybercoop.demo import federation
 from cybercoop.demo.password import demo_password
 
 
@@ -28,11 +31,20 @@ class DemoNode:
     port_offset: int
 
 
-NODES = [DemoNode(key="node", label="Демо-узел: все Стороны и Секретариат ОДКБ", port_offset=0)]
+NODES = [
+    DemoNode(key="secretariat", label="Секретариат ОДКБ (и Беларусь, Кыргызстан, Таджикистан)", port_offset=0),
+    DemoNode(key="kz", label="Казахстан", port_offset=1),
+    DemoNode(key="ru", label="Россия", port_offset=2),
+    DemoNode(key="am", label="Армения", port_offset=3),
+]
 
 
 def _cybercoop(*args: str) -> list[str]:
     return [sys.executable, "-m", "cybercoop", *args]
+
+
+def _url(node: DemoNode, base_port: int) -> str:
+    return f"http://127.0.0.1:{base_port + node.port_offset}"
 
 
 def _node_env(node: DemoNode, data_dir: Path, base_port: int) -> dict[str, str]:
@@ -42,16 +54,21 @@ def _node_env(node: DemoNode, data_dir: Path, base_port: int) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "cybercoop.settings",
-            "CYBERCOOP_DATA_DIR": str(data_dir / node.key),
-            "CYBERCOOP_NODE_NAME": node.label,
             "CYBERCOOP_DEMO": "true",
             "CYBERCOOP_DEMO_NODES": ",".join(
-                f"{other.label}=http://127.0.0.1:{base_port + other.port_offset}/" for other in NODES if other != node
+                f"{other.label}={_url(other, base_port)}/" for other in NODES if other != node
             ),
             "CYBERCOOP_DEMO_PASSWORD": demo_password(data_dir),
         }
     )
     return env
+
+
+def _run(node: federation.FederatedNode, args: Sequence[str]) -> str:
+    done = subprocess.run(_cybercoop(*args), env=node.env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{node.label}: cybercoop {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
@@ -69,52 +86,62 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 6
 
 
 def run_demo(*, base_port: int, data_dir: str, reset: bool) -> None:
-    """Prepare every node (migrate, seed, collect static files), start them, print how to sign in."""
+    """Prepare every node (migrate, keys, registry and directory, users and requests), start them, print how to
+    sign in."""
     root = Path(data_dir).resolve()
     if reset and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
+    nodes = []
+    for demo_node in NODES:
+        node = federation.FederatedNode(
+            code=demo_node.key,
+            label=demo_node.label,
+            url=_url(demo_node, base_port),
+            data_dir=root / demo_node.key,
+        )
+        node.data_dir.mkdir(exist_ok=True)
+        node.env = {**_node_env(demo_node, root, base_port), **federation.node_env(node, _url(NODES[0], base_port))}
+        nodes.append(node)
     processes: list[subprocess.Popen[bytes]] = []
-    logins: list[dict[str, str]] = []
-    urls = []
+    logins: list[tuple[str, dict[str, str]]] = []
+
+    def start(node: federation.FederatedNode) -> None:
+        port = node.url.rsplit(":", 1)[1]
+        processes.append(
+            subprocess.Popen(_cybercoop("serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"), env=node.env)
+        )
+        processes.append(subprocess.Popen(_cybercoop("worker"), env=node.env))
+        _wait_healthy(node.url + "/", processes[-2])
+
     try:
-        for node in NODES:
-            env = _node_env(node, root, base_port)
-            port = base_port + node.port_offset
-            print(f"Preparing {node.label} …", flush=True)
-            subprocess.run(_cybercoop("manage", "migrate", "--noinput", "-v", "0"), env=env, check=True)
-            subprocess.run(_cybercoop("manage", "collectstatic", "--noinput", "-v", "0"), env=env, check=True)
-            seeded = subprocess.run(
-                _cybercoop("manage", "seed_demo", "--json"),
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            logins = json.loads(seeded.stdout)
-            processes.append(
-                subprocess.Popen(_cybercoop("serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"), env=env)
-            )
-            processes.append(subprocess.Popen(_cybercoop("worker"), env=env))
-            url = f"http://127.0.0.1:{port}/"
-            _wait_healthy(url, processes[-2])
-            urls.append((node.label, url))
-        _print_welcome(urls, logins, demo_password(root))
+        print("Preparing the nodes and the Secretariat's directory …", flush=True)
+        directory_key = federation.prepare_secretariat(nodes, _run)
+        secretariat, others = nodes[0], nodes[1:]
+        start(secretariat)
+        for node in others:
+            print(f"Joining {node.label} …", flush=True)
+            federation.join(node, directory_key, _run)
+        for node in nodes:
+            logins += [(node.url, login) for login in federation.seed_people(node, _run)]
+        for node in others:
+            start(node)
+        _print_welcome([(node.label, node.url + "/") for node in nodes], logins, demo_password(root))
         _wait(processes)
     finally:
         _stop(processes)
 
 
-def _print_welcome(urls: list[tuple[str, str]], logins: list[dict[str, str]], password: str) -> None:
+def _print_welcome(urls: list[tuple[str, str]], logins: list[tuple[str, dict[str, str]]], password: str) -> None:
     line = "=" * 78
     print(line)
-    print("CyberCoop demo is running.")
+    print("CyberCoop demo is running: four nodes, joined by the Secretariat's signed directory.")
     for label, url in urls:
-        print(f"  {url}   {label}")
+        print(f"  {url:<24} {label}")
     print()
-    print(f"Demo users (password for all: {password}):")
-    for login in logins:
-        print(f"  {login['username']:<18} {login['role']:<12} {login['body']:<10} {login['full_name']}")
+    print(f"Demo users (password for all: {password}); each signs in on its own node:")
+    for url, login in logins:
+        print(f"  {login['username']:<18} {login['role']:<12} {login['body']:<10} {url:<24} {login['full_name']}")
     print()
     print("Press Ctrl-C to stop.")
     print(line, flush=True)

@@ -27,8 +27,45 @@ class Login:
 
 
 @transaction.atomic
-def seed(*, password: str) -> list[Login]:
-    """Create what is missing of the demo's Parties, bodies and users; safe to run again."""
+def seed(*, password: str, registry: bool = True, users: bool = True, node: str = "") -> list[Login]:
+    """Create what is missing of the demo's Parties, bodies, users and cases; safe to run again.
+
+    On a single node (the default) everything. In the multi-node demo: the Secretariat's node seeds the
+    registry (`users=False`) before it publishes the directory, and then every node, the Secretariat's
+    included, seeds with `registry=False, node=ITS_ID` the users of the bodies the directory assigns to it,
+    and the requests they start (their own side of the workflow only: the other side acts on its own node)."""
+    if registry:
+        _seed_parties_and_bodies()
+    logins: list[Login] = []
+    if not users:
+        return logins
+    for username, body_code, role, full_name, position in data.USERS:
+        body = registry_selectors.get_body(code=body_code)
+        if body is None or (node and (body.node is None or body.node.code != node)):
+            continue
+        if account_selectors.get_user(username=username) is None:
+            account_services.create_user(
+                actor=None,
+                username=username,
+                full_name=full_name,
+                position=position,
+                body=body,
+                role=role,
+                password=password,
+            )
+        logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
+    if not Case.objects.exists():
+        _seed_cases(local_only=bool(node))
+    return logins
+
+
+def node_of_party(party_code: str) -> str:
+    """The multi-node demo's node for a Party's bodies: Kazakhstan, Russia and Armenia run their own; the
+    Secretariat's node serves the others and itself."""
+    return data.DEMO_NODE_OF_PARTY.get(party_code, data.SECRETARIAT_NODE)
+
+
+def _seed_parties_and_bodies() -> None:
     parties: dict[str, Party] = {p.code: p for p in registry_selectors.parties()}
     for code, kind, zone, name_ru, name_kk, name_en in data.PARTIES:
         if code not in parties:
@@ -53,23 +90,6 @@ def seed(*, password: str) -> list[Login]:
                 name_en=name_en,
             )
     _seed_registry(parties)
-    logins = []
-    for username, body_code, role, full_name, position in data.USERS:
-        body = registry_selectors.get_body(code=body_code)
-        if account_selectors.get_user(username=username) is None:
-            account_services.create_user(
-                actor=None,
-                username=username,
-                full_name=full_name,
-                position=position,
-                body=body,
-                role=role,
-                password=password,
-            )
-        logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
-    if not Case.objects.exists():
-        _seed_cases()
-    return logins
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -160,8 +180,9 @@ CASE_FIELDS = {
 }
 
 
-def _seed_cases() -> None:
-    """A few requests in different states, replayed through the services with the clock set back."""
+def _seed_cases(*, local_only: bool = False) -> None:
+    """A few requests in different states, replayed through the services with the clock set back. With
+    `local_only`, the requests of this node's users, as far as this node's users take them."""
     users = {u.username: u for u in account_selectors.users()}
     protocol = registry_selectors.protocol()
     actions = {
@@ -174,6 +195,10 @@ def _seed_cases() -> None:
         "refuse_partly": lambda actor, case, args: assistance.refuse(actor=actor, case=case, partial=True, **args),
     }
     for index, (_key, author, to_body, urgent, subject, steps) in enumerate(data.CASES):
+        if author not in users:
+            continue
+        if local_only:  # up to the first act of a user of another node
+            steps = steps[: next((i for i, step in enumerate(steps) if step[1] not in users), len(steps))]
         with use_clock(FrozenClock(CASE_START + dt.timedelta(days=index * 2))) as frozen:
             start = frozen.now()
             case = assistance.create_draft(

@@ -8,3 +8,11 @@ class ExchangeConfig(AppConfig):
     name = "cybercoop.exchange"
     label = "exchange"
     verbose_name = _("Exchange")
+
+    def ready(self) -> None:
+        from cybercoop.core import periodic
+        from cybercoop.exchange.federation import directory, outbox
+
+        # Each pass of the worker delivers what is due to other nodes (docs/federation.md, Sender).
+        periodic.register("exchange.deliver_outbox")(outbox.deliver_due)
+        directory.install()

@@ -116,3 +116,83 @@ class Attachment(models.Model):
             "size": self.size_bytes,
             "sha256": self.sha256,
         }
+
+
+# --- the federation: what leaves this node and what arrives (docs/federation.md) ---------------------------
+
+
+class OutboxState(models.TextChoices):
+    """Where a message to another node stands. One state per message, never a cursor per peer."""
+
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent, no receipt yet")
+    RECEIPTED = "receipted", _("Receipted")
+    FAILED = "failed", _("Failed, will be retried")
+    REJECTED = "rejected", _("Rejected by the receiving node")
+
+
+class OutboxItem(models.Model):
+    """A message on its way to the node serving its recipient: the sealed envelope, written in the transaction
+    that stored the message, and its delivery's progress up to the receiving node's signed receipt."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.PROTECT, related_name="outbox_item", verbose_name=_("message")
+    )
+    peer = models.CharField(_("receiving node"), max_length=100)
+    envelope = models.TextField(_("envelope"))
+    envelope_sha256 = models.CharField(_("SHA-256 of the envelope"), max_length=64)
+    state = models.CharField(_("state"), max_length=16, choices=OutboxState.choices, default=OutboxState.QUEUED)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    last_error = models.TextField(_("last error"), blank=True)
+    reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
+    receipt = models.TextField(_("receipt"), blank=True)
+    receipted_at = models.DateTimeField(_("receipted"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("outgoing envelope")
+        verbose_name_plural = _("outgoing envelopes")
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="exchange_outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.peer} ({self.state})"
+
+
+class InboundState(models.TextChoices):
+    """What became of an envelope that arrived from another node."""
+
+    APPLIED = "applied", _("Applied")
+    WAITING = "waiting", _("Waiting for an earlier message")
+    REJECTED = "rejected", _("Rejected")
+
+
+class InboundEnvelope(models.Model):
+    """An envelope received from another node, whatever became of it: applied (with the receipt this node
+    signed), waiting for an earlier message of its sender, or rejected with the reason sent back."""
+
+    message_id = models.UUIDField(_("message id"), unique=True, null=True, blank=True)
+    sender_node = models.CharField(_("sending node"), max_length=100, blank=True)
+    conversation = models.UUIDField(_("conversation"), null=True, blank=True)
+    seq = models.PositiveIntegerField(_("sender's number in the conversation"), null=True, blank=True)
+    envelope = models.TextField(_("envelope"))
+    envelope_sha256 = models.CharField(_("SHA-256 of the envelope"), max_length=64, db_index=True)
+    # The sender's signed message (JWS) and its content, kept as proof and to apply a waiting one later.
+    signed_message = models.TextField(_("signed message"), blank=True)
+    content = models.JSONField(_("message as received"), null=True, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=InboundState.choices)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    receipt = models.TextField(_("receipt"), blank=True)
+    received_at = models.DateTimeField(_("received"))
+    applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incoming envelope")
+        verbose_name_plural = _("incoming envelopes")
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["conversation", "state"], name="exchange_inbound_waiting")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id or self.envelope_sha256[:12]} ({self.state})"

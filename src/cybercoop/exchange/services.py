@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.audit import services as audit
@@ -127,4 +127,39 @@ def send(
     )
     dispatch.handler_for(kind)(message)
     transport.deliver(message)
+    return message
+
+
+@transaction.atomic
+def receive(*, message: Message) -> Message:
+    """Store a message that arrived from another node, exactly as its sender made it, and apply it here (P4.1).
+
+    The federation inbox calls this once its checks pass, holding the conversation's inbox lock; `message`
+    comes from `federation.wire.from_wire`, with the sender's id, numbering and hash."""
+    message.transport = "federation"
+    message.sender_user = None
+    # A local `send` in the same conversation holds the case's lock, not the inbox's, so both may reach for
+    # the same position at once: the loser of that race takes the next one.
+    for attempt in range(3):
+        message.position = Message.objects.filter(conversation=message.conversation).count() + 1
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+        else:
+            break
+    audit.record(
+        action=AuditAction.MESSAGE_RECEIVED,
+        body=message.recipient_body,
+        target=message,
+        data={
+            "kind": message.kind,
+            "conversation": str(message.conversation),
+            "seq": message.seq,
+            "from": message.sender_body.code,
+        },
+    )
+    dispatch.handler_for(message.kind)(message)
     return message

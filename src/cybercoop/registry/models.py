@@ -55,6 +55,39 @@ class Party(Localized):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+class Node(models.Model):
+    """A deployment of CyberCoop on the federation (EXCHANGE.md): where the messages of the bodies it serves
+    go, and the public keys its envelopes are signed with and encrypted to.
+
+    The Secretariat registers nodes; every other node mirrors them from the signed directory. A withdrawn
+    node is kept (messages it signed stay attributable) but no longer trusted or addressed.
+    """
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    base_url = models.URLField(_("base URL"), help_text=_("Where the node's federation endpoint is reached."))
+    signing_jwk = models.JSONField(_("signing key (JWK)"))
+    encryption_jwk = models.JSONField(_("encryption key (JWK)"))
+    software_version = models.CharField(_("software version"), max_length=50, blank=True)
+    protocol_version = models.PositiveSmallIntegerField(_("protocol version"), default=1)
+    registered_at = models.DateTimeField(_("registered"))
+    updated_at = models.DateTimeField(_("updated"))
+    withdrawn_at = models.DateTimeField(
+        _("withdrawn"),
+        null=True,
+        blank=True,
+        help_text=_("Set when the Secretariat withdraws the node: its keys are no longer trusted."),
+    )
+
+    class Meta:
+        verbose_name = _("node")
+        verbose_name_plural = _("nodes")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name or self.code
+
+
 class Body(Localized):
     """An authorised competent body (P1, P4.2) of a Party; every user belongs to exactly one."""
 
@@ -67,6 +100,15 @@ class Body(Localized):
         blank=True,
         validators=[_check_time_zone],
         help_text=_("Leave empty to use the Party's time zone."),
+    )
+    node = models.ForeignKey(
+        Node,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bodies",
+        verbose_name=_("node"),
+        help_text=_("The node that serves this body; empty: this node (a single-node deployment)."),
     )
 
     class Meta:
@@ -299,3 +341,34 @@ class PartyProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.party)
+
+
+class DirectoryCopy(AppendOnlyModel):
+    """One version of the Secretariat's signed directory (EXCHANGE.md, Directory): published here, on the
+    Secretariat's node, or accepted from it, on every other node. Never changed once stored; the newest
+    version is the last good one, kept whatever a later fetch brings."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    issued_at = models.DateTimeField(_("issued"))
+    token = models.TextField(_("signed directory (JWS)"))
+    sha256 = models.CharField(
+        _("SHA-256 of the content"),
+        max_length=64,
+        validators=[_sha256_hex],
+        help_text=_("Over the RFC 8785 form of the content without its version and time of issue."),
+    )
+    received_at = models.DateTimeField(_("received"))
+    applied_at = models.DateTimeField(
+        _("applied"),
+        null=True,
+        blank=True,
+        help_text=_("When its content was mirrored into this node's registry; empty on the node that published it."),
+    )
+
+    class Meta:
+        verbose_name = _("directory copy")
+        verbose_name_plural = _("directory copies")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"directory v{self.version}"

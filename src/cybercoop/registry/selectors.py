@@ -18,8 +18,10 @@ from cybercoop.registry.models import (
     Body,
     CertifiedCopy,
     DesignationNotice,
+    DirectoryCopy,
     Instrument,
     InstrumentEvent,
+    Node,
     Party,
     PartyProfile,
 )
@@ -54,6 +56,35 @@ def bodies(*, party_code: str | None = None) -> QuerySet[Body]:
 def get_body(*, code: str) -> Body | None:
     """A body by code, or None."""
     return Body.objects.select_related("party").filter(code=code).first()
+
+
+# --- nodes and the directory (EXCHANGE.md, Directory) ------------------------------------------------
+
+
+def nodes(*, include_withdrawn: bool = False) -> QuerySet[Node]:
+    """The federation's nodes by code; those the Secretariat withdrew only when asked for."""
+    result = Node.objects.order_by("code")
+    return result if include_withdrawn else result.filter(withdrawn_at__isnull=True)
+
+
+def get_node(code: str) -> Node | None:
+    """The node with this code, or None, also when it was withdrawn: a withdrawn node's keys are no longer
+    trusted, so nothing may be accepted from it or sent to it."""
+    return Node.objects.filter(code=code, withdrawn_at__isnull=True).first()
+
+
+def node_of(body: Body) -> Node | None:
+    """The node that serves `body`, as the directory says. None means no node is named: on a single-node
+    deployment (no CYBERCOOP_NODE_ID) every body is served right here; on a federated node such a body is
+    served by no node known here, and nothing can be sent to it."""
+    if body.node_id is None:
+        return None
+    return body.node
+
+
+def latest_directory() -> DirectoryCopy | None:
+    """The newest directory held: the last published on the Secretariat's node, the last good one elsewhere."""
+    return DirectoryCopy.objects.order_by("-version").first()
 
 
 # --- instruments ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from cybercoop.registry.models import (
     DesignationNotice,
     Instrument,
     InstrumentEvent,
+    Node,
     Party,
     PartyProfile,
 )
@@ -98,6 +99,136 @@ def register_body(
     _validated(body, _("The competent body could not be registered."))
     body.save()
     audit.record(action=AuditAction.BODY_CREATED, actor=actor, body=body, target=body, data={"code": code})
+    return body
+
+
+# --- nodes of the federation (EXCHANGE.md, Directory) --------------------------------------------------
+
+NODE_URL_SCHEMES = ("https://", "http://")
+
+
+@transaction.atomic
+def register_node(
+    *,
+    actor: Any,
+    code: str,
+    name: str,
+    base_url: str,
+    signing_jwk: dict[str, Any],
+    encryption_jwk: dict[str, Any],
+    software_version: str = "",
+    protocol_version: int = 1,
+) -> Node:
+    """Register a node of the federation in the Secretariat's directory, or update one registered before (its
+    name, URL, versions, or keys after a rotation); registering a withdrawn node again reinstates it.
+
+    The keys are stored as given: whether they are keys at all is the exchange domain's to check, and
+    `exchange.federation.directory.register_peer` is the way in that checks them. Registering the same
+    values again changes nothing and records nothing.
+    """
+    _require(actor, Permission.MANAGE_NODES)
+    message = _("The node could not be registered.")
+    errors: dict[str, Any] = {}
+    base_url = base_url.strip().rstrip("/")
+    if not base_url.startswith(NODE_URL_SCHEMES):
+        errors["base_url"] = _("Give the node's address starting with https:// or http://.")
+    for field, jwk in (("signing_jwk", signing_jwk), ("encryption_jwk", encryption_jwk)):
+        if not isinstance(jwk, dict) or not jwk:
+            errors[field] = _("Give the key as a JWK.")
+    _refuse(message, errors)
+    values: dict[str, Any] = {
+        "name": name,
+        "base_url": base_url,
+        "signing_jwk": signing_jwk,
+        "encryption_jwk": encryption_jwk,
+        "software_version": software_version,
+        "protocol_version": protocol_version,
+    }
+    now = clock.now()
+    # Lock the node: two officers updating it at once must not each record a half of the change.
+    node = Node.objects.select_for_update().filter(code=code).first()
+    if node is None:
+        node = Node(code=code, registered_at=now, updated_at=now, **values)
+        _validated(node, message)
+        node.save()
+        audit.record(
+            action=AuditAction.NODE_REGISTERED,
+            actor=actor,
+            target=node,
+            data={
+                "code": code,
+                "base_url": base_url,
+                "signing_kid": signing_jwk.get("kid"),
+                "encryption_kid": encryption_jwk.get("kid"),
+            },
+        )
+        return node
+    changed = sorted(field for field, value in values.items() if getattr(node, field) != value)
+    if node.withdrawn_at is not None:
+        changed.append("withdrawn_at")
+    if not changed:
+        return node
+    for field, value in values.items():
+        setattr(node, field, value)
+    node.withdrawn_at = None
+    node.updated_at = now
+    _validated(node, message)
+    node.save()
+    audit.record(
+        action=AuditAction.NODE_UPDATED,
+        actor=actor,
+        target=node,
+        data={
+            "code": code,
+            "changed": changed,
+            "signing_kid": signing_jwk.get("kid"),
+            "encryption_kid": encryption_jwk.get("kid"),
+        },
+    )
+    return node
+
+
+@transaction.atomic
+def withdraw_node(*, actor: Any, node: Node) -> Node:
+    """Take a node out of the federation: its keys are no longer trusted. The row stays, so what it signed
+    stays attributable; the bodies it served must first be assigned to another node."""
+    _require(actor, Permission.MANAGE_NODES)
+    node = Node.objects.select_for_update().get(pk=node.pk)
+    if node.withdrawn_at is not None:
+        return node
+    if node.bodies.exists():
+        _refuse(
+            _("The node could not be withdrawn."),
+            {"node": _("Assign the bodies this node serves to another node first.")},
+        )
+    node.withdrawn_at = node.updated_at = clock.now()
+    node.save(update_fields=["withdrawn_at", "updated_at"])
+    audit.record(action=AuditAction.NODE_WITHDRAWN, actor=actor, target=node, data={"code": node.code})
+    return node
+
+
+@transaction.atomic
+def assign_body_node(*, actor: Any, body: Body, node: Node | None) -> Body:
+    """Say which node serves a body (None: no node, as on a single-node deployment). Messages to the body go
+    to that node, and what the body sends must come from it (EXCHANGE.md, the receiver's check 3)."""
+    _require(actor, Permission.MANAGE_NODES)
+    body = Body.objects.select_for_update().get(pk=body.pk)
+    if node is not None:
+        node = Node.objects.get(pk=node.pk)  # its current state, not the caller's copy
+        if node.withdrawn_at is not None:
+            _refuse(_("The body could not be assigned."), {"node": _("This node is withdrawn.")})
+    if body.node_id == (node.pk if node is not None else None):
+        return body
+    previous = body.node.code if body.node is not None else None
+    body.node = node
+    body.save(update_fields=["node"])
+    audit.record(
+        action=AuditAction.BODY_NODE_ASSIGNED,
+        actor=actor,
+        body=body,
+        target=body,
+        data={"body": body.code, "node": node.code if node is not None else None, "previous": previous},
+    )
     return body
 
 

@@ -226,7 +226,7 @@ class CaseOut(CaseItemOut):
     marking: str
     purposes: list[str]
     # The people of the workflow.
-    drafted_by: str
+    drafted_by: str | None = Field(description="Empty for a request received from another node.")
     submitted_by: str | None
     approved_by: str | None
     approved_at: dt.datetime | None
@@ -377,7 +377,7 @@ def case_out(case: Case, user: Any) -> CaseOut:
         annex_language=case.annex_language,
         marking=case.marking,
         purposes=list(case.purposes),
-        drafted_by=case.drafted_by.username,
+        drafted_by=case.drafted_by.username if case.drafted_by else None,
         submitted_by=case.submitted_by.username if case.submitted_by is not None else None,
         approved_by=case.approved_by.username if case.approved_by is not None else None,
         approved_at=case.approved_at,

@@ -1,12 +1,15 @@
 """Transports carry a stored message to the node that serves its recipient (DESIGN: "a case is a conversation").
 
-`local`: both bodies live on this node, so the message is already where it must be. `federation`
-(the federation issue) writes an outbox row in the same transaction and a worker delivers it.
+`local`: both bodies live on this node, so the message is already where it must be. `federation`: the
+recipient is served by another node; the message is sealed into an envelope and an outbox row is written in
+the same transaction, which a worker delivers (`exchange.federation.outbox`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
+
+from cybercoop.exchange.federation import node
 
 
 class Transport(Protocol):
@@ -27,5 +30,9 @@ class LocalTransport:
 
 
 def for_recipient(body: Any) -> Transport:
-    """The transport that reaches `body`. Every body is local until the federation issue adds nodes."""
-    return LocalTransport()
+    """The transport that reaches `body`: local when this node serves it, the federation otherwise."""
+    if node.is_local(body):
+        return LocalTransport()
+    from cybercoop.exchange.transports.federation import FederationTransport
+
+    return FederationTransport(peer=node.node_code(body))

@@ -16,10 +16,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print the logins as JSON.")
+        parser.add_argument(
+            "--registry-only", action="store_true", help="Multi-node demo, Secretariat: the registry, no users."
+        )
+        parser.add_argument(
+            "--node",
+            default="",
+            help="Multi-node demo: the users of the bodies served by this node, and their requests.",
+        )
 
     def handle(self, *args, **options):
         password = demo_password(settings.DATA_DIR)
-        logins = seed(password=password)
+        node = options["node"]
+        logins = seed(password=password, registry=not node, users=not options["registry_only"], node=node)
         if options["json"]:
             self.stdout.write(json.dumps([login.__dict__ for login in logins], ensure_ascii=False))
             return
