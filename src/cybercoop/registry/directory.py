@@ -22,7 +22,7 @@ from django.db import models, transaction
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
-from cybercoop.registry import rules
+from cybercoop.registry import rules, services
 from cybercoop.registry.models import (
     Body,
     DesignationNotice,
@@ -48,19 +48,7 @@ TERM_FIELDS: Final = (
     "notifications_required",
     "withdrawal_notice_months",
 )
-PROFILE_FIELDS: Final = (
-    "accepted_languages",
-    "signature_required",
-    "dual_criminality_required",
-    "evidence_use_limits",
-    "working_days",
-    "office_opens_at",
-    "office_closes_at",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
-    "updated_at",
-)
+PROFILE_FIELDS: Final = (*services.PROFILE_FIELDS, "updated_at")
 PARTY_FIELDS: Final = frozenset({"code", "kind", "names", "time_zone", "profile"})
 NODE_FIELDS: Final = frozenset(
     {

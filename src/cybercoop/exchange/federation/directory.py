@@ -17,7 +17,6 @@ import http.client
 import json
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from cybercoop.audit.models import AuditEntry
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock, periodic
 from cybercoop.core.errors import InvalidInput
+from cybercoop.core.files import write_atomically
 from cybercoop.exchange.federation import envelope, keys
 from cybercoop.exchange.federation.keys import InvalidKey
 from cybercoop.registry import directory as registry_directory
@@ -106,21 +106,10 @@ def ensure_signing_key() -> OKPKey:
         text = json.dumps(
             {"format": SIGNING_KEY_FORMAT, "key": dict(key.as_dict(private=True))}, indent=2, sort_keys=True
         )
-        # Write a whole file, then link it into place: a crash leaves no half-written key, and a link
-        # refuses to replace a key another process created meanwhile.
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".directory-key-", suffix=".tmp")
-        try:
-            os.fchmod(descriptor, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.link(temporary, path)
+        # A whole file linked into place: a crash leaves no half-written key, and a link refuses to replace
+        # a key another process created meanwhile (its key is then the one).
+        if write_atomically(path, text, mode=0o600, replace=False):
             logger.warning("created the directory signing key %s (kid %s)", path, key.kid)
-        except FileExistsError:
-            pass  # another process won: its key is the one
-        finally:
-            Path(temporary).unlink(missing_ok=True)
     return _read_signing_key(path)
 
 
@@ -243,18 +232,8 @@ def pin(jwk: Mapping[str, Any], *, actor: Any = None) -> OKPKey:
             actor=actor,
             data={"kid": key.kid, "previous_kid": previous, "file": str(path)},
         )
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".directory-key-", suffix=".tmp")
-        try:
-            os.fchmod(descriptor, 0o644)  # a public key: nothing to hide, but only this node's owner writes it
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(json.dumps(dict(key.as_dict(private=False)), indent=2, sort_keys=True))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        # A public key: nothing to hide (0644), but only this node's owner writes it.
+        write_atomically(path, json.dumps(dict(key.as_dict(private=False)), indent=2, sort_keys=True), mode=0o644)
     return key
 
 

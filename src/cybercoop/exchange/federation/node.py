@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from cybercoop.core.files import write_atomically
 from cybercoop.exchange.federation import keys
 from cybercoop.exchange.federation.keys import InvalidKey, NodeKeys, PublicKeys
 from cybercoop.registry import selectors as registry
@@ -70,18 +70,8 @@ def init_node(node_id: str, *, force: bool = False) -> NodeKeys:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     node_keys = keys.generate(node_id)
-    # Write a new file and rename it over the old one: a crash never leaves a half-written key file.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".keys-", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(keys.to_private_json(node_keys))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # A new file renamed over the old one: a crash never leaves a half-written key file.
+    write_atomically(path, keys.to_private_json(node_keys), mode=0o600)
     _read_keys.cache_clear()
     return node_keys
 
