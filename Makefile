@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install CyberCoop with its development tools
 
-demo: $(STAMP) ## Migrate, seed and serve the demo on http://127.0.0.1:8000
+demo: $(STAMP) ## The four-node demo (Secretariat, KZ, RU, AM) on http://127.0.0.1:8000-8003
 	$(BIN)/cybercoop demo
 
 lint: $(STAMP) ## ruff (format and check), import-linter, mypy, Django checks, catalogues

@@ -1,6 +1,8 @@
 """The demonstration's seed: every Party, a body each, a user of every role; idempotent and audited."""
 
 import datetime as dt
+import functools
+import operator
 
 import pytest
 
@@ -60,3 +62,21 @@ def test_seed_can_run_again_without_duplicates():
     counts = (Party.objects.count(), Body.objects.count(), User.objects.count())
     seed(password="demo password for tests 1")
     assert (Party.objects.count(), Body.objects.count(), User.objects.count()) == counts
+
+
+def test_the_multi_node_demo_gives_each_body_its_partys_node_or_the_secretariats():
+    from cybercoop.demo.federation import bodies_by_node
+
+    four = bodies_by_node({"secretariat", "kz", "ru", "am"})
+    assert set(four["kz"]) >= {"KZ-MIA"}
+    assert all(code.startswith("KZ-") for code in four["kz"])
+    assert all(code.startswith("RU-") for code in four["ru"])
+    assert "RU-MIA" in four["ru"]
+    assert "BY-MIA" in four["secretariat"]
+    assert "CSTO-SEC" in four["secretariat"]
+    three = bodies_by_node({"secretariat", "kz", "ru"})  # no Armenian node: the Secretariat serves AM-MIA
+    assert "am" not in three
+    assert "AM-MIA" in three["secretariat"]
+    assert sorted(functools.reduce(operator.iadd, four.values(), [])) == sorted(
+        functools.reduce(operator.iadd, three.values(), [])
+    )  # every body, once
