@@ -160,29 +160,28 @@ class Bench:
 
 
 def _inbox_rows(queryset: Any, now: dt.datetime) -> int:
-    """The first page as the list shows it: numbers, subject, other side and its Party, state, next deadline."""
-    from django.db.models import Prefetch
+    """The first page as the list reads it (assistance.views): the list's columns of 50 cases, their running
+    clocks and the bodies they name; then each row's other side, state, next deadline and overdue flag."""
+    from cybercoop.assistance import rules, selectors
 
-    from cybercoop.assistance import rules
-    from cybercoop.assistance.models import Clock
-
-    running = Clock.objects.filter(status=rules.ClockStatus.RUNNING).order_by("due_at")
-    page = list(queryset.prefetch_related(Prefetch("clocks", queryset=running, to_attr="running_clocks"))[:PAGE_SIZE])
+    page = list(selectors.as_list_rows(queryset)[:PAGE_SIZE])
+    clocks = selectors.running_clocks(case_ids=[case["id"] for case in page])
+    bodies = selectors.bodies_by_id({case["requesting_body_id"] for case in page})
+    states = dict(rules.CaseState.choices)
     rows = []
     for case in page:
-        upcoming = [c for c in case.running_clocks if c.obligatory or c.due_at > now]
+        running = clocks[case["id"]]
+        upcoming = [c for c in running if c.obligatory or c.due_at > now]
+        body = bodies[case["requesting_body_id"]]
         rows.append(
             (
-                case.pk,
-                case.outgoing_number,
-                case.incoming_number,
-                case.subject,
-                case.urgent,
-                case.get_state_display(),
-                case.requesting_body.name,
-                case.requesting_body.party.name,
+                case["outgoing_number"],
+                case["subject"],
+                states[case["state"]],
+                body.name,
+                body.party.name,
                 upcoming[0].due_at if upcoming else None,
-                any(c.obligatory and c.due_at <= now for c in case.running_clocks),
+                any(c.obligatory and c.due_at <= now for c in running),
             )
         )
     return len(rows)

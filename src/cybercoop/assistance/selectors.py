@@ -61,11 +61,10 @@ def _listed(cases: QuerySet[Case], filters: CaseFilter, other_side: str, now: dt
             cases = cases.filter(in_texts | Q(outgoing_number__in=numbers) | Q(incoming_number__in=numbers))
         else:
             cases = cases.filter(in_texts | Q(outgoing_number__icontains=text) | Q(incoming_number__icontains=text))
-    # Newest activity first; the overdue ones by deadline, the longest overdue first. A list shows numbers,
-    # subject, state and the other side: the long texts stay in the database, and only the other side's body is
-    # joined (callers that show more add their own select_related).
+    # Newest activity first; the overdue ones by deadline, the longest overdue first. A list never shows the
+    # long texts: they stay in the database (the screens read `as_list_rows`; the API adds its own joins).
     order = ("next_due_at", "id") if filters.overdue else ("-updated_at", "id")
-    return cases.select_related(f"{other_side}__party").defer(*LONG_TEXTS).order_by(*order)
+    return cases.defer(*LONG_TEXTS).order_by(*order)
 
 
 # The inbox and the outbox are each one side of visible_cases, written without its OR so that the database
@@ -111,6 +110,7 @@ class ListedClock:
     rule_id: str
     due_at: dt.datetime
     obligatory: bool
+    status: str
 
 
 def as_list_rows(cases: QuerySet[Case]) -> QuerySet[Case, dict[str, Any]]:
@@ -125,10 +125,10 @@ def running_clocks(*, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ListedC
     rows = (
         Clock.objects.filter(case_id__in=case_ids, status=rules.ClockStatus.RUNNING)
         .order_by("due_at")
-        .values_list("case_id", "kind", "rule_id", "due_at", "obligatory")
+        .values_list("case_id", "kind", "rule_id", "due_at", "obligatory", "status")
     )
-    for case_id, kind, rule_id, due_at, obligatory in rows:
-        found[case_id].append(ListedClock(kind=kind, rule_id=rule_id, due_at=due_at, obligatory=obligatory))
+    for case_id, kind, rule_id, due_at, obligatory, status in rows:
+        found[case_id].append(ListedClock(kind, rule_id, due_at, obligatory, status))
     return found
 
 

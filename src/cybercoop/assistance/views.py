@@ -353,7 +353,7 @@ def _case_list(request: HttpRequest, *, incoming: bool) -> HttpResponse:
                 "clock": nearest,
                 "clock_label": kinds.get(nearest.kind, nearest.kind) if nearest else "",
                 "due": due_text(nearest.due_at, zone) if nearest else "",
-                "overdue": any(c.obligatory and now >= c.due_at for c in running),
+                "overdue": any(_is_overdue(c, now) for c in running),
             }
         )
     counts = selectors.deadline_counts(listing(viewer=request.user, now=now), now=now, soon=DUE_SOON)
