@@ -21,6 +21,27 @@ import psycopg
 
 DEMO_PASSWORD = "e2e-demo-password-7q"
 
+# How long a node's server may take to answer its first request. Each gunicorn worker imports the whole
+# project and Django loads the URL conf on the first request; with the SQLite and PostgreSQL suites running
+# side by side on two cores, each starting node processes of its own, that took 40 s once in CI.
+STARTUP_SECONDS = 180
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Return once GET `url` answers 200; raise with the server's log if `process` ends or STARTUP_SECONDS
+    pass first. A request that is slow to answer is waited for (it is the one warming the worker up), not
+    abandoned and sent again."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    state = "ended" if process.poll() is not None else f"did not answer within {STARTUP_SECONDS} s"
+    raise RuntimeError(f"the node's server {state}; its log:\n" + log.read_text())
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -102,18 +123,12 @@ def start_node(tmp: Path, *, name: str = "E2E-узел") -> Node:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if node.process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(node.url + "/health/", timeout=2) as answer:
-                if answer.status == 200:
-                    return node
-        except OSError:
-            time.sleep(0.2)
-    stop_node(node)
-    raise RuntimeError("the node did not start:\n" + node.log.read_text())
+    try:
+        wait_until_serving(node.url + "/health/", node.process, node.log)
+    except RuntimeError:
+        stop_node(node)
+        raise
+    return node
 
 
 def stop_node(node: Node) -> None:

@@ -3,9 +3,11 @@
 cybercoop serve            the production web server (gunicorn)
 cybercoop worker           the background worker: periodic jobs and queued tasks (--once, --interval)
 cybercoop demo             migrate, seed and start the demonstration on 127.0.0.1
+cybercoop demo totp USER   the TOTP code a demo head or deputy signs with now
 cybercoop audit verify     walk the audit chain and report the first broken or missing entry
 cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
 cybercoop node …           this node on the federation: init, show, check PEER, outbox
+cybercoop documents …      signers' keys: ca PARTY, issue USERNAME, import USERNAME FILE.p12, show PARTY
 cybercoop manage …         any Django management command (migrate, create_api_token, …)
 """
 
@@ -24,6 +26,7 @@ COMMAND_ALIASES = {
     "rules": "Rule catalogue: `cybercoop rules report`.",
     "i18n": "Translations: `cybercoop i18n extract|compile|check`.",
     "node": "Federation node: `cybercoop node init|show|check|outbox`.",
+    "documents": "Signers' keys and certificates: `cybercoop documents ca|issue|import|show`.",
 }
 
 
@@ -36,9 +39,17 @@ def _django(argv: Sequence[str]) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
-    from cybercoop.core.server import run_server
+    from cybercoop.core.server import run_server, tls_options
 
-    run_server(bind=args.bind, workers=args.workers)
+    try:
+        tls = tls_options(
+            cert=os.environ.get("CYBERCOOP_TLS_CERT", ""),
+            key=os.environ.get("CYBERCOOP_TLS_KEY", ""),
+            client_ca=os.environ.get("CYBERCOOP_TLS_CLIENT_CA", ""),
+        )
+    except ValueError as error:
+        raise SystemExit(f"cybercoop serve: {error}") from None
+    run_server(bind=args.bind, workers=args.workers, tls=tls)
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -51,9 +62,22 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    if args.action:
+        _demo_totp(args.action)
+        return
     from cybercoop.demo.runner import run_demo
 
     run_demo(base_port=args.port, data_dir=args.data_dir, reset=args.reset)
+
+
+def _demo_totp(action: Sequence[str]) -> None:
+    """`cybercoop demo totp USERNAME`: the code a demo signer's authenticator shows now (a fixed demo secret)."""
+    if len(action) != 2 or action[0] != "totp":
+        raise SystemExit("usage: cybercoop demo totp USERNAME")
+    from cybercoop.demo.signers import current_code, seconds_left
+
+    print(current_code(action[1]))
+    print(f"valid for {seconds_left()} more seconds; each code signs once", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="Port of the first node (default 8000).")
     demo.add_argument("--data-dir", default="var/demo", help="Where the demo nodes keep their data.")
     demo.add_argument("--reset", action="store_true", help="Delete the demo's data first.")
+    demo.add_argument(
+        "action", nargs="*", metavar="totp USERNAME", help="Print a demo signer's current TOTP code (P6.5), and exit."
+    )
     demo.set_defaults(handler=_demo)
 
     manage = sub.add_parser("manage", help="Run a Django management command.", add_help=False)

@@ -110,10 +110,26 @@ NODE_KEYS_FILE = Path(env_str("CYBERCOOP_NODE_KEYS", str(DATA_DIR / "node" / "ke
 # Where the Secretariat's node publishes the directory, and its public key pinned here at `node init`.
 DIRECTORY_URL = env_str("CYBERCOOP_DIRECTORY_URL", "")
 DIRECTORY_KEY_FILE = Path(env_str("CYBERCOOP_DIRECTORY_KEY", str(DATA_DIR / "node" / "directory-key.pub.json")))
+# TLS of the calls to other nodes: the CA bundle their server certificates are checked against (the system's
+# trust store when empty), and this node's client certificate and key for peers that ask for one (mutual TLS).
+FEDERATION_CA_FILE = env_str("CYBERCOOP_FEDERATION_CA", "")
+FEDERATION_CLIENT_CERT = env_str("CYBERCOOP_FEDERATION_CLIENT_CERT", "")
+FEDERATION_CLIENT_KEY = env_str("CYBERCOOP_FEDERATION_CLIENT_KEY", "")
+# The largest attachment this node takes from another node (PUT /federation/v1/attachments/…), in bytes.
+FEDERATION_MAX_ATTACHMENT_BYTES = env_int("CYBERCOOP_FEDERATION_MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024)
 # On the Secretariat's node only: the private key that signs the directory.
 DIRECTORY_SIGNING_KEY_FILE = Path(
     env_str("CYBERCOOP_DIRECTORY_SIGNING_KEY", str(DATA_DIR / "node" / "directory-key.json"))
 )
+
+# --- official documents (documents.pki) -------------------------------------------------------------
+# The key that encrypts the signers' and the certificate authorities' private keys at rest (AES-256-GCM),
+# created on first use, mode 0600. Back it up with the database: without it the stored keys cannot be used.
+DOCUMENTS_KEY_FILE = Path(env_str("CYBERCOOP_DOCUMENTS_KEY", str(DATA_DIR / "documents" / "keys.key")))
+# P6.5: every request must be signed by the head or a deputy when approved (a TOTP code at approval), and a
+# request received unsigned is not registered where the requested Party's profile requires a signature. When
+# false, a request is signed only if its approver holds a signing certificate.
+SIGNING_REQUIRED = env_bool("CYBERCOOP_SIGNING_REQUIRED", False)
 
 DEBUG = env_bool("CYBERCOOP_DEBUG", False)
 HTTPS = env_bool("CYBERCOOP_HTTPS", False)
@@ -149,12 +165,15 @@ INSTALLED_APPS = [
     "ninja",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # the second factor for signing (documents.otp)
     # Domains, lowest first (docs/architecture.md).
     "cybercoop.core",
     "cybercoop.audit",
     "cybercoop.accounts",
     "cybercoop.registry",
     "cybercoop.exchange",
+    "cybercoop.documents",
     "cybercoop.assistance",
     "cybercoop.demo",
 ]
@@ -336,6 +355,11 @@ LOGGING = {
         # The worker drains the task queue every pass; its "starting"/"no more tasks" lines are noise.
         # Each task's start and outcome is still logged by django_tasks.
         "django_tasks_db": {"level": "WARNING"},
+        # WeasyPrint logs each step of every render; pyHanko a traceback for every tampered document, whose
+        # verification already says why it failed. Their warnings and errors still show.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "pyhanko": {"level": "ERROR"},
     },
 }
 CSRF_FAILURE_VIEW = "cybercoop.core.views.csrf_failure"

@@ -16,6 +16,8 @@ urlpatterns = [
     path("audit/", include("cybercoop.audit.urls")),
     path("registry/", include("cybercoop.registry.urls")),
     path("cases/", include("cybercoop.assistance.urls")),
+    path("deliveries/", include("cybercoop.exchange.urls")),
+    path("documents/", include("cybercoop.documents.urls")),
     path("public/", registry_views.public_status, name="public"),
     path("api/v1/", api.urls),
     path("federation/v1/", include("cybercoop.exchange.federation.urls")),

@@ -3,17 +3,17 @@ gunicorn on a port of its own, with the test kinds' app installed (`tests.exchan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.nodes import _create_database, _drop_database, free_port
+from tests.nodes import _create_database, _drop_database, free_port, wait_until_serving
 
 
 @dataclass
@@ -50,17 +50,13 @@ class Peer:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own: `kill` ends the master and its workers
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(self.url + "/federation/v1/node", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the peer node did not start:\n" + self.log.read_text())
+        try:
+            wait_until_serving(self.url + "/federation/v1/node", self.process, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -70,6 +66,15 @@ class Peer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group (gunicorn's master and its workers) at once, as a crash
+        would: no request it holds is finished, no transaction committed."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.process = None
 
 

@@ -9,18 +9,26 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from cybercoop.demo.federation import FederatedNode, join, node_env, prepare_secretariat, seed_people
+from cybercoop.demo.federation import (
+    FederatedNode,
+    join,
+    node_env,
+    prepare_secretariat,
+    publish_signing_authorities,
+    seed_people,
+)
 from tests.assistance.factories import REQUEST_FIELDS
-from tests.nodes import DEMO_PASSWORD, _create_database, _drop_database, free_port
+from tests.documents.signers import pdfsig
+from tests.nodes import DEMO_PASSWORD, _create_database, _drop_database, free_port, wait_until_serving
 
 
 def _run(node: FederatedNode, args: Sequence[str]) -> str:
@@ -39,16 +47,12 @@ def _serve(node: FederatedNode) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(node.url + "/health/", timeout=2) as answer:
-                if answer.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"{node.code} did not start:\n" + (node.data_dir / "server.log").read_text())
+    try:
+        wait_until_serving(node.url + "/health/", process, node.data_dir / "server.log")
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +80,11 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, F
         processes.append(_serve(nodes["secretariat"]))
         for code in ("kz", "ru"):
             join(nodes[code], directory_key, _run)
-        for node in nodes.values():
-            seed_people(node, _run)
+        # Each node's people, side by side; as `make demo`, the Party's CA and its heads' and deputies'
+        # certificates — on the signing node only, which is all this test needs.
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            list(pool.map(lambda node: seed_people(node, _run, signers=node.code == "kz"), nodes.values()))
+        publish_signing_authorities(list(nodes.values()), _run)
         processes += [_serve(nodes["kz"]), _serve(nodes["ru"])]
         yield nodes
     finally:
@@ -138,12 +145,27 @@ def test_a_request_crosses_from_the_kazakh_node_to_the_russian_node_and_back(fed
     )
     case_id = draft["id"]
     _api(kz, kz_officer, "POST", f"/cases/{case_id}/submit", {})
-    sent = _api(kz, kz_head, "POST", f"/cases/{case_id}/approve", {})
+    # The head signs as they approve (P6.5), with the code of their authenticator (`cybercoop demo totp`).
+    code = _run(kz, ["demo", "totp", "kz.head"]).strip()
+    sent = _api(kz, kz_head, "POST", f"/cases/{case_id}/approve", {"code": code}, form=True)
     assert sent["state"] == "sent"
     # Not on the Russian node until the Kazakh node's worker delivers it.
     assert case_id not in [c["id"] for c in _api(ru, ru_officer, "GET", "/cases/incoming?limit=200")["items"]]
     _deliver(kz)
     received = _api(ru, ru_officer, "GET", f"/cases/{case_id}")
+    # The Russian node checked the signed request against the Kazakh CA the directory publishes (P6.5) ...
+    [request] = _api(ru, ru_officer, "GET", f"/cases/{case_id}/messages")
+    signed = request["attachments"][0]
+    assert signed["media_type"] == "application/pdf"
+    assert signed["signature"]["valid"] is True, signed["signature"]
+    assert (signed["signature"]["signer_position"], signed["signature"]["body_code"]) == ("head", "KZ-MIA")
+    # ... and poppler's pdfsig, an independent implementation, agrees on the file the Russian officer downloads.
+    download = urllib.request.Request(ru.url + signed["url"], headers={"Authorization": f"Bearer {ru_officer}"})
+    with urllib.request.urlopen(download, timeout=30) as answer:
+        pdf = answer.read()
+    kz_ca = (kz.data_dir / "documents" / "authorities" / "KZ.pem").read_text(encoding="ascii")
+    report = pdfsig(pdf, trusting=[kz_ca], folder=kz.data_dir.parent / "pdfsig")
+    assert report.valid, report
     assert (received["state"], received["requesting_body"], received["subject"]) == (
         "sent",
         "KZ-MIA",

@@ -7,6 +7,8 @@ import datetime as dt
 import threading
 import uuid
 
+import pytest
+
 from cybercoop.audit.models import AuditEntry
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
@@ -44,6 +46,18 @@ def _claims(item, ru_peer):
         expected_envelope_sha256=item.envelope_sha256,
         signer=PublicKeys.from_jwks(ru_peer.jwks),
     )
+
+
+@pytest.mark.rule("P4.1")
+def test_a_body_this_node_does_not_serve_cannot_send_from_here(kz):
+    from cybercoop.core.errors import RuleViolation
+
+    kz["KZ-MIA"].node = kz["RU-MIA"].node  # the directory now says node ru speaks for it
+    kz["KZ-MIA"].save(update_fields=["node"])
+    with pytest.raises(RuleViolation) as refused:
+        _send(kz)
+    assert refused.value.rule_id == "P4.1"
+    assert not OutboxItem.objects.exists()
 
 
 def test_a_queued_message_is_delivered_and_receipted_by_the_peer(kz, ru_peer):
@@ -182,7 +196,16 @@ def test_one_envelope_posted_by_two_workers_at_once_is_applied_once(kz, ru_peer,
     assert count.strip() == "1"
 
 
-def test_the_worker_runs_the_delivery_on_every_pass():
+def test_the_worker_runs_the_delivery_on_every_pass_and_drains_a_backlog_in_one(kz, ru_peer, monkeypatch):
     from cybercoop.core import periodic
 
-    assert periodic.registered()["exchange.deliver_outbox"] is outbox.deliver_due
+    assert periodic.registered()["exchange.deliver_outbox"] is outbox.deliver_job
+    monkeypatch.setattr(outbox, "JOB_LIMIT", 2)  # passes of two rows: five queued take three passes
+    before = clock.now()
+    messages = [_send(kz) for _ in range(5)]
+    assert outbox.deliver_job() == 5
+    for message in messages:
+        item = _item(message)
+        assert (item.state, item.attempts) == (OutboxState.RECEIPTED, 1)
+        assert item.receipted_at >= item.updated_at >= before  # when the receipt came, not before the pass
+    assert outbox.deliver_job() == 0

@@ -203,6 +203,7 @@ def test_a_file_that_is_not_a_pdf_is_refused(secretariat, protocol, clock, setti
 def test_a_designation_is_announced_to_every_other_party_who_each_acknowledge(
     secretariat, protocol, kz_registrar, ru_registrar, kz_body, ru_body, outsider, clock
 ):
+    stamp = selectors.rules_stamp()
     notice = services.file_designation(
         actor=kz_registrar,
         instrument=protocol,
@@ -211,6 +212,7 @@ def test_a_designation_is_announced_to_every_other_party_who_each_acknowledge(
         body=kz_body,
         effective_on=D(2016, 6, 1),
     )
+    assert selectors.rules_stamp() != stamp  # what keeps designation answers (the federation's inbox) sees it
     recipients = set(notice.acknowledgements.values_list("party__code", flat=True))
     assert recipients == {"RU", "AM"}  # every other state Party; not the CSTO, not Kazakhstan itself
     assert selectors.is_designated(body=kz_body, instrument=protocol, on=D(2016, 6, 1))

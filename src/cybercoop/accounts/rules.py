@@ -41,6 +41,10 @@ _CASEWORK = frozenset({Permission.DRAFT_REQUEST, Permission.WORK_ON_CASE, Permis
 # P6.5: only the head of the body or a deputy signs (approves) a request; P9.2: and a refusal.
 _SIGNATORY = _CASEWORK | {Permission.APPROVE_REQUEST, Permission.REFUSE_REQUEST}
 
+# The node's deliveries to and from other nodes (docs/federation.md, Screens): metadata only, never content. The
+# registrar administers its Party's node; the Secretariat, which keeps the directory, its own node.
+_NODE_ADMINISTRATION = frozenset({Permission.VIEW_DELIVERIES, Permission.RETRY_DELIVERY})
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OFFICER: _EVERYONE | _CASEWORK,
     Role.HEAD: _EVERYONE | _SIGNATORY | {Permission.ACKNOWLEDGE_ANNOUNCEMENT},
@@ -53,7 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.EDIT_PARTY_PROFILE,
         Permission.ACKNOWLEDGE_ANNOUNCEMENT,
         Permission.VIEW_ACKNOWLEDGEMENTS,
-    },
+    }
+    | _NODE_ADMINISTRATION,
     # P4.3, P16.1, P18, P19: the Secretariat is the depositary and records what the Parties notify;
     # it also keeps the federation's directory: which node serves which body, with the nodes' keys.
     Role.SECRETARIAT: _EVERYONE
@@ -63,7 +68,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.REGISTER_BODY,
         Permission.VIEW_ACKNOWLEDGEMENTS,
         Permission.MANAGE_NODES,
-    },
+    }
+    | _NODE_ADMINISTRATION,
     Role.AUDITOR: _EVERYONE | {Permission.VIEW_AUDIT_LOG, Permission.VERIFY_AUDIT_CHAIN},
 }
 

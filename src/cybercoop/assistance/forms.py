@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cybercoop.assistance import rules, selectors
+from cybercoop.assistance import rules, selectors, services
 from cybercoop.assistance.models import Case
 from cybercoop.core import glossary
 from cybercoop.exchange.rules import Marking
@@ -222,8 +222,9 @@ _NOT_COPIED = ("requested_body", "instrument", "purposes")
 class ActionForm(forms.Form):
     """An action on a case; some fields depend on the case (the bodies a request may go on to)."""
 
-    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, case: Case, actor: Any = None, **kwargs: Any) -> None:
         self.case = case
+        self.actor = actor
         super().__init__(*args, **kwargs)
 
     def arguments(self) -> dict[str, Any]:
@@ -242,6 +243,37 @@ class UploadForm(ActionForm):
 
     def arguments(self) -> dict[str, Any]:
         return {"uploads": self.cleaned_data["attachments"]}
+
+
+class SignedActionForm(ActionForm):
+    """An action that sends a signed document (P6.5): the signer's TOTP code, asked only of a user who signs
+    (the node requires signatures, or they hold a signing certificate)."""
+
+    code = forms.CharField(
+        label=_("Confirmation code (TOTP)"),
+        required=False,
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}),
+        help_text=_("The code your authenticator app shows: the document is signed with your certificate (P6.5)."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.actor is None or not services.signing_required(actor=self.actor, case=self.case):
+            del self.fields["code"]
+
+    def arguments(self) -> dict[str, Any]:
+        return {"code": self.cleaned_data["code"]} if "code" in self.fields else {}
+
+
+class ApproveForm(SignedActionForm):
+    """Approve and send: attachments, and the code that signs the request where it is signed (P6.3, P6.5)."""
+
+    attachments = attachments_field()
+    field_order = ["attachments", "code"]
+
+    def arguments(self) -> dict[str, Any]:
+        return {"uploads": self.cleaned_data["attachments"], **super().arguments()}
 
 
 class ReturnForm(ActionForm):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from django.db import transaction
 
 from cybercoop.assistance import rules, services
 from cybercoop.assistance.models import Case
 from cybercoop.core import periodic
 from cybercoop.core.permissions import Permission, register_object_rule
+from cybercoop.documents import services as documents
 from cybercoop.exchange import dispatch as exchange_dispatch
 from cybercoop.registry import selectors as registry
+
+logger = logging.getLogger(__name__)
 
 
 def apply_message(message: Any) -> None:
@@ -18,7 +24,23 @@ def apply_message(message: Any) -> None:
     if case is None:
         case = _open_from_request(message)
     case = services.recompute(case=case)
+    check_documents(message)
     services.notify_message(case=case, kind=message.kind, recipient_body=message.recipient_body)
+
+
+def check_documents(message: Any) -> None:
+    """P6.5: verify the signed document a message names against the sending Party's certificate authorities and
+    record the result, on the node that sent it and on the node that received it alike. Never raises: a document
+    that fails is flagged on the case page (and the case cannot go on from it), the message is not refused."""
+    for attachment in services.signed_documents([message]).values():
+        try:
+            with transaction.atomic():
+                with attachment.file.open("rb") as stored:
+                    pdf = stored.read()
+                verification = documents.verify_received(pdf=pdf, sending_body=message.sender_body)
+                documents.record_check(attachment=attachment, verification=verification)
+        except Exception:  # the inbox must take the message even if the check itself breaks
+            logger.exception("signed document %s of message %s could not be checked", attachment.pk, message.pk)
 
 
 def _open_from_request(message: Any) -> Case:

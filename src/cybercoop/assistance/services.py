@@ -10,12 +10,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, override
 
 from cybercoop.accounts import services as accounts
+from cybercoop.accounts.rules import Role
 from cybercoop.accounts.selectors import users
 from cybercoop.assistance import rules, selectors
 from cybercoop.assistance.models import Case, Clock
@@ -25,6 +29,8 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.core.permissions import Permission, require
+from cybercoop.documents import render
+from cybercoop.documents import services as documents
 from cybercoop.exchange import selectors as exchange_selectors
 from cybercoop.exchange import services as exchange
 from cybercoop.exchange.rules import Marking
@@ -311,10 +317,29 @@ def _request_body(case: Case, actor: Any) -> dict[str, Any]:
     }
 
 
+def approve_and_send(*, actor: Any, case: Case, uploads: Uploads = (), code: str | None = None) -> Case:
+    """The head or a deputy approves the request and it goes to the requested body (P6.1, P6.2, P6.3, P6.5);
+    signed with a fresh TOTP `code` where signing is required or the approver holds a signing certificate.
+
+    The code is checked first, outside the approval's transaction, so that a wrong one is counted towards the
+    throttling even though the approval is then refused and rolled back."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.APPROVE_REQUEST)
+    return _approve_and_send(actor=actor, case=case, uploads=uploads, second_factor=second_factor)
+
+
 @transaction.atomic
-def approve_and_send(*, actor: Any, case: Case, uploads: Uploads = ()) -> Case:
-    """The head or a deputy approves the request and it goes to the requested body (P6.1, P6.2, P6.3, P6.5)."""
-    return _send_request(actor=actor, case=case, uploads=uploads, urgent=False)
+def _approve_and_send(*, actor: Any, case: Case, uploads: Uploads, second_factor: Any) -> Case:
+    return _send_request(actor=actor, case=case, uploads=uploads, urgent=False, second_factor=second_factor)
+
+
+def _second_factor(*, actor: Any, case: Case, code: str | None, permission: Permission) -> Any:
+    """The proof of a fresh TOTP code when this act signs (None when it does not): checked before the act's
+    transaction begins, after what can be refused without spending the code."""
+    require(actor, permission)
+    if not signing_required(actor=actor, case=case):
+        return None
+    _check_code(code)
+    return documents.check_code(actor=actor, code=code or "")
 
 
 @transaction.atomic
@@ -324,13 +349,20 @@ def send_urgent(*, actor: Any, case: Case, uploads: Uploads = ()) -> Case:
     return _send_request(actor=actor, case=case, uploads=uploads, urgent=True)
 
 
-def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool) -> Case:
+def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool, second_factor: Any = None) -> Case:
     require(actor, Permission.DRAFT_REQUEST if urgent else Permission.APPROVE_REQUEST)
     case = _lock(case)
     _require_draft(case, actor)
     if urgent and not case.urgent:
         raise RuleViolation("P6.4", _("Only a request marked urgent goes before its written approval."))
     _check_complete(case)
+    # P6.4: an urgent request goes by the technical channel unsigned; its written confirmation is signed.
+    signing = not urgent and signing_required(actor=actor, case=case)
+    if signing:
+        if second_factor is None:
+            _check_code(None)
+        for upload in uploads:  # a file refused after signing would waste the code
+            exchange.check_upload(upload=upload)
     now = clock.now()
     case.outgoing_number = _next_number(
         case.requesting_body, "outgoing_number", f"{case.requesting_body.code}-{now:%Y}-"
@@ -339,21 +371,43 @@ def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool) -> 
         case.approved_by, case.approved_at = actor, now
     case.updated_at = now
     case.save()
-    return _send(
-        case=case, actor=actor, kind=Kind.REQUEST, body=_request_body(case, actor), uploads=uploads, locked=True
-    )
+    body = _request_body(case, actor)
+    if signing:
+        # Any refusal below rolls the whole approval back: no number is used, no message sent.
+        signed = _sign(case=case, actor=actor, kind=render.DocumentKind.REQUEST, second_factor=second_factor)
+        uploads = [_signed_upload(signed), *uploads]
+        body[SIGNED_DOCUMENT] = _document_reference(signed)
+    return _send(case=case, actor=actor, kind=Kind.REQUEST, body=body, uploads=uploads, locked=True)
+
+
+def confirm_urgent(*, actor: Any, case: Case, code: str | None = None) -> Case:
+    """P6.4, P6.5: the written confirmation of an urgent request, signed by the head or a deputy (with a fresh
+    TOTP `code` where signing is required or the signer holds a signing certificate; checked first, outside the
+    act's transaction, as in `approve_and_send`)."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.APPROVE_REQUEST)
+    return _confirm_urgent(actor=actor, case=case, second_factor=second_factor)
 
 
 @transaction.atomic
-def confirm_urgent(*, actor: Any, case: Case) -> Case:
-    """P6.4, P6.5: the written confirmation of an urgent request, signed by the head or a deputy."""
+def _confirm_urgent(*, actor: Any, case: Case, second_factor: Any) -> Case:
     case = _guard(case=case, actor=actor, kind=Kind.URGENT_CONFIRMATION)
+    body: dict[str, Any] = {"signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role}}
+    uploads: list[Any] = []
+    if signing_required(actor=actor, case=case):
+        if second_factor is None:
+            _check_code(None)
+        signed = _sign(
+            case=case, actor=actor, kind=render.DocumentKind.URGENT_CONFIRMATION, second_factor=second_factor
+        )
+        uploads = [_signed_upload(signed)]
+        body[SIGNED_DOCUMENT] = _document_reference(signed)
     case = _send(
         case=case,
         actor=actor,
         locked=True,
         kind=Kind.URGENT_CONFIRMATION,
-        body={"signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role}},
+        body=body,
+        uploads=uploads,
     )
     Case.objects.filter(pk=case.pk).update(approved_by=actor, approved_at=case.urgent_confirmed_at)
     case.refresh_from_db()
@@ -365,6 +419,152 @@ def record_view(*, actor: Any, case: Case) -> None:
     """Reading a case is recorded (P10.1): who opened which case, never what it says."""
     require(actor, Permission.VIEW_CASE, case)
     audit.record(action=AuditAction.CASE_VIEWED, actor=actor, target=case)
+
+
+# --- the official document: the request as a signed Russian PDF (P6.3, P6.5, P13) ----------------------------
+
+# The key of a message's body naming the signed official document among its attachments, by SHA-256: the
+# receiving node verifies that file (and flags it if it fails), not whichever PDF happens to be attached.
+SIGNED_DOCUMENT = "document"
+# The acts of the requested body that go on from the request: none on a document that fails verification (P6.5).
+ACTS_ON_THE_REQUEST = frozenset(
+    {Kind.RECEIPT, Kind.FORWARD, Kind.POSTPONEMENT, Kind.CONDITIONS, Kind.PARTICIPATION, Kind.RESULTS}
+)
+NOT_SIGNED = _("The request could not be signed.")
+
+
+def signing_required(*, actor: Any, case: Case) -> bool:
+    """P6.5: whether approving (or confirming) the request takes a TOTP code and signs it: this node requires
+    signatures, or `actor` holds a usable signing certificate of the requesting body."""
+    return bool(settings.SIGNING_REQUIRED) or documents.signing_enabled_for(actor, case.requesting_body)
+
+
+def _check_code(code: str | None) -> None:
+    if not (code or "").strip():
+        raise InvalidInput(
+            NOT_SIGNED,
+            errors={"code": [_("Enter the code your authenticator app shows: the request is signed as it is sent.")]},
+        )
+
+
+def _request_sections(case: Case) -> list[render.Section]:
+    """The request's fields in the order of P6.2, as the document prints them (in Russian, P13)."""
+    kinds = dict(rules.AssistanceKind.choices)
+    term = case.execution_term_days or case.instrument.execution_term_days
+    with override(render.LANGUAGE):
+        offence = case.offence
+        if offence and case.dual_criminality_confirmed:
+            offence = f"{offence}\n{capfirst(str(Case._meta.get_field('dual_criminality_confirmed').verbose_name))}."
+        values = [
+            (render.SectionKey.SCOPE, case.get_scope_display() if case.scope else ""),
+            (render.SectionKey.PURPOSE, case.purpose),
+            (render.SectionKey.GROUNDS, case.grounds),
+            (render.SectionKey.SUBSTANCE, case.substance),
+            (render.SectionKey.ASSISTANCE_KINDS, ", ".join(str(kinds.get(k, k)) for k in case.assistance_kinds)),
+            (render.SectionKey.ASSISTANCE_SOUGHT, case.assistance_sought),
+            (render.SectionKey.IDENTIFIERS, case.identifiers),
+            (render.SectionKey.OFFENCE, offence),
+            (render.SectionKey.EXECUTION_TERM, ngettext("%(count)d day", "%(count)d days", term) % {"count": term}),
+            (render.SectionKey.OTHER_INFORMATION, case.other_information),
+        ]
+        return [render.Section.of(key, str(text)) for key, text in values if str(text).strip()]
+
+
+def _urgent_reference(case: Case) -> str:
+    """P6.4: the urgent request a written confirmation confirms, by its number and the day it was sent."""
+    sent = exchange_selectors.conversation(conversation_id=case.id).filter(kind=Kind.REQUEST).first()
+    day = (sent.created_at if sent is not None else clock.now()).astimezone(case.requesting_body.zone).date()
+    with override(render.LANGUAGE):
+        return str(_("No. %(number)s of %(date)s") % {"number": case.outgoing_number, "date": f"{day:%d.%m.%Y}"})
+
+
+def request_document(*, case: Case, actor: Any, kind: str = render.DocumentKind.REQUEST) -> render.DocumentData:
+    """The request (or the written confirmation of an urgent one) as its official document states it: the two
+    bodies, the outgoing number and today's date in the requesting body's zone, the sections of P6.2, the
+    instrument as legal basis, and `actor` as the signatory (P6.2, P6.3, P6.5)."""
+    sections = _request_sections(case)
+    if kind == render.DocumentKind.URGENT_CONFIRMATION:
+        sections.insert(0, render.Section.of(render.SectionKey.URGENT_REQUEST, _urgent_reference(case)))
+    with override(render.LANGUAGE):
+        position = actor.position or str(Role(actor.role).label)
+    return render.DocumentData(
+        kind=render.DocumentKind(kind),
+        number=case.outgoing_number,
+        date=clock.now().astimezone(case.requesting_body.zone).date(),
+        sender=render.heading_for(case.requesting_body),
+        addressee=render.heading_for(case.requested_body),
+        sections=sections,
+        legal_basis=case.instrument.name_ru,
+        signatory_name=actor.full_name or actor.username,
+        signatory_position=position,
+        title=case.subject,
+        annex_language=case.annex_language if case.annex_language in render.ANNEX_LANGUAGES else None,
+    )
+
+
+def _sign(*, case: Case, actor: Any, kind: str, second_factor: Any) -> documents.SignedDocument:
+    """Render and sign the document; a missing certificate is said on the code field, where the signer acts."""
+    data = request_document(case=case, actor=actor, kind=kind)
+    try:
+        return documents.sign_document(data=data, actor=actor, body=case.requesting_body, second_factor=second_factor)
+    except InvalidInput as error:
+        errors = dict(error.errors)
+        if "certificate" in errors:
+            errors["code"] = [*errors.get("code", []), *errors.pop("certificate")]
+        raise InvalidInput(error.message, errors=errors) from error
+
+
+def _signed_upload(signed: documents.SignedDocument) -> SimpleUploadedFile:
+    return SimpleUploadedFile(signed.filename, signed.pdf, content_type="application/pdf")
+
+
+def _document_reference(signed: documents.SignedDocument) -> dict[str, str]:
+    return {"kind": signed.kind, "sha256": signed.sha256, "name": signed.filename}
+
+
+def signed_documents(messages: Sequence[Any]) -> dict[Any, Any]:
+    """For each message that names a signed document (SIGNED_DOCUMENT), the attachment holding it, by message id."""
+    found = {}
+    for message in messages:
+        reference = message.body.get(SIGNED_DOCUMENT) if isinstance(message.body, dict) else None
+        if not isinstance(reference, dict):
+            continue
+        attachment = next((a for a in message.attachments.all() if a.sha256 == reference.get("sha256")), None)
+        if attachment is not None:
+            found[message.id] = attachment
+    return found
+
+
+def _check_request_document(case: Case, kind: Kind) -> None:
+    """P6.5: the requested body acts on a request only if its signed document verified on receipt; where this
+    node requires signatures and the requested Party's profile asks for one, an unsigned request is not taken
+    up either (an urgent one goes ahead before its signed written confirmation, P6.4, whose clock flags it)."""
+    if kind not in ACTS_ON_THE_REQUEST:
+        return
+    messages = list(
+        exchange_selectors.conversation(conversation_id=case.id)
+        .filter(kind__in=[Kind.REQUEST, Kind.URGENT_CONFIRMATION])
+        .prefetch_related("attachments")
+    )
+    signed = signed_documents(messages)
+    checks = documents.checks_for([a.id for a in signed.values()])
+    for attachment in signed.values():
+        check = checks.get(attachment.id)
+        if check is not None and not check.valid:
+            raise RuleViolation(
+                "P6.5",
+                _("The signed document of the request failed verification: %(reasons)s")
+                % {"reasons": "; ".join(check.reasons)},
+            )
+    if not settings.SIGNING_REQUIRED or not registry.profile(party=case.requested_body.party).signature_required:
+        return
+    verified = any((c := checks.get(a.id)) is not None and c.valid for a in signed.values())
+    urgent = any(m.kind == Kind.REQUEST and m.body.get("urgent") for m in messages)
+    if not verified and not urgent:
+        raise RuleViolation(
+            "P6.5",
+            _("The request carries no verified signature of the head of the requesting body or a deputy."),
+        )
 
 
 # --- the acts between the two bodies ------------------------------------------------------------------------
@@ -383,6 +583,8 @@ def _guard(*, case: Case, actor: Any, kind: Kind) -> Case:
     reason = rules.refusal_reason(kind=kind, state=case.state, side=side, derived=derive(case))
     if reason is not None:
         raise RuleViolation(transition.rules[0], reason)
+    if side == Side.REQUESTED:
+        _check_request_document(case, kind)
     return case
 
 

@@ -38,6 +38,7 @@ from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.core.forms import add_service_errors
 from cybercoop.core.paging import CappedPaginator, PeekPaginator
 from cybercoop.core.permissions import Permission, require
+from cybercoop.documents import services as documents
 from cybercoop.exchange import selectors as exchange
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.rules import PROFILE_LANGUAGE_LABELS
@@ -64,9 +65,9 @@ class Action:
     done: Promise
     danger: bool = False
 
-    def make_form(self, case: Case, data: Any = None, files: Any = None) -> forms.ActionForm:
+    def make_form(self, case: Case, data: Any = None, files: Any = None, *, actor: Any = None) -> forms.ActionForm:
         # Several forms share a page: ids carry the action's name, field names stay plain for the endpoint.
-        return self.form(data, files, case=case, auto_id=f"{self.slug}-%s")
+        return self.form(data, files, case=case, actor=actor, auto_id=f"{self.slug}-%s")
 
 
 def _message_action(
@@ -105,7 +106,7 @@ DRAFT_ACTIONS: dict[str, Action] = {
             label=rules.TRANSITIONS[Kind.REQUEST].label,
             rules=rules.TRANSITIONS[Kind.REQUEST].rules,
             permission=Permission.APPROVE_REQUEST,
-            form=forms.UploadForm,
+            form=forms.ApproveForm,
             run=services.approve_and_send,
             done=gettext_lazy("The request has been approved and sent."),
         ),
@@ -136,7 +137,7 @@ MESSAGE_ACTIONS: dict[Kind, Action] = {
     Kind.URGENT_CONFIRMATION: _message_action(
         Kind.URGENT_CONFIRMATION,
         "confirm-urgent",
-        forms.NoFieldsForm,
+        forms.SignedActionForm,
         services.confirm_urgent,
         gettext_lazy("The written confirmation has been sent."),
     ),
@@ -621,13 +622,34 @@ def message_fields(message: Any) -> list[dict[str, Any]]:
     return fields
 
 
+def signature_text(check: Any) -> str:
+    """A document check as the case page says it (P6.5): who signed, as what, for which body; or why it fails."""
+    if not check.valid:
+        return _("Signature invalid: %(reasons)s") % {"reasons": "; ".join(check.reasons) or "—"}
+    body = registry.get_body(code=check.body_code) if check.body_code else None
+    values = {"name": check.signer_name, "body": body.name if body is not None else check.body_code}
+    if check.signer_position == "deputy":
+        return _("Signature valid: signed by %(name)s, deputy head of %(body)s") % values
+    return _("Signature valid: signed by %(name)s, head of %(body)s") % values
+
+
 def timeline(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    messages = list(messages)
+    deliveries = exchange.deliveries(message_ids=[m.id for m in messages if m.transport == "federation"])
+    files = {m.id: list(m.attachments.all()) for m in messages}
+    checks = documents.checks_for([a.id for items in files.values() for a in items])
     return [
         {
             "message": message,
             "label": KIND_LABELS.get(message.kind, message.kind),
             "fields": message_fields(message),
-            "attachments": list(message.attachments.all()),
+            "attachments": [
+                {"file": item, "check": checks.get(item.id), "signature": signature_text(checks[item.id])}
+                if item.id in checks
+                else {"file": item, "check": None, "signature": ""}
+                for item in files[message.id]
+            ],
+            "delivery": deliveries.get(message.id),  # sent from here to another node: how it stands
         }
         for message in messages
     ]
@@ -652,7 +674,7 @@ def _case_page(
     panels = [
         {
             "action": action,
-            "form": failed[1] if failed is not None and failed[0] == action else action.make_form(case),
+            "form": failed[1] if failed is not None and failed[0] == action else action.make_form(case, actor=user),
             "url": reverse(f"assistance:{action.slug}", kwargs={"case_id": case.pk}),
             "open": failed is not None and failed[0] == action and violation is None,
         }
@@ -707,7 +729,7 @@ def act(request: HttpRequest, case_id: uuid.UUID, action: str) -> HttpResponse:
     case = _case(request, case_id)
     spec = ACTIONS[action]
     require(request.user, spec.permission, case)
-    form = spec.make_form(case, request.POST, request.FILES)
+    form = spec.make_form(case, request.POST, request.FILES, actor=request.user)
     if form.is_valid():
         try:
             spec.run(actor=request.user, case=case, **form.arguments())

@@ -56,6 +56,13 @@ class AuditAction(StrEnum):
     MESSAGE_RECEIVED = "exchange:message:received"
     ENVELOPE_REJECTED = "exchange:envelope:rejected"
     DELIVERY_REJECTED = "exchange:delivery:rejected"
+    DELIVERY_RETRY_REQUESTED = "exchange:delivery:retry_requested"
+    SIGNING_AUTHORITY_CREATED = "documents:authority:created"
+    SIGNING_AUTHORITY_REGISTERED = "documents:authority:registered"
+    SIGNER_CERTIFICATE_ISSUED = "documents:signer_certificate:issued"
+    SIGNER_CERTIFICATE_IMPORTED = "documents:signer_certificate:imported"
+    SECOND_FACTOR_ENROLLED = "documents:second_factor:enrolled"
+    DOCUMENT_SIGNED = "documents:document:signed"
     CASE_DRAFTED = "assistance:case:drafted"
     CASE_DRAFT_EDITED = "assistance:case:draft_edited"
     CASE_SUBMITTED = "assistance:case:submitted_for_approval"
@@ -98,6 +105,13 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.MESSAGE_RECEIVED: _("Message received from another node"),
     AuditAction.ENVELOPE_REJECTED: _("Envelope from another node rejected"),
     AuditAction.DELIVERY_REJECTED: _("Message rejected by the receiving node"),
+    AuditAction.DELIVERY_RETRY_REQUESTED: _("Delivery to another node retried now"),
+    AuditAction.SIGNING_AUTHORITY_CREATED: _("Certificate authority for signers created"),
+    AuditAction.SIGNING_AUTHORITY_REGISTERED: _("Certificate authority of a Party registered"),
+    AuditAction.SIGNER_CERTIFICATE_ISSUED: _("Signer's certificate issued"),
+    AuditAction.SIGNER_CERTIFICATE_IMPORTED: _("Signer's certificate imported"),
+    AuditAction.SECOND_FACTOR_ENROLLED: _("Second factor (TOTP) enrolled"),
+    AuditAction.DOCUMENT_SIGNED: _("Document signed"),
     AuditAction.CASE_DRAFTED: _("Request drafted"),
     AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),
     AuditAction.CASE_SUBMITTED: _("Request submitted for approval"),

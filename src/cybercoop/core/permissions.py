@@ -32,6 +32,8 @@ class Permission(StrEnum):
     ACKNOWLEDGE_ANNOUNCEMENT = "registry.acknowledge_announcement"
     VIEW_ACKNOWLEDGEMENTS = "registry.view_acknowledgements"
     MANAGE_NODES = "registry.manage_nodes"
+    VIEW_DELIVERIES = "exchange.view_deliveries"
+    RETRY_DELIVERY = "exchange.retry_delivery"
     DRAFT_REQUEST = "assistance.draft_request"
     APPROVE_REQUEST = "assistance.approve_request"
     WORK_ON_CASE = "assistance.work_on_case"

@@ -6,18 +6,22 @@
    public keys and address, every body assigned to its node, the directory published;
 3. the Secretariat's node starts serving (the others fetch the directory from it);
 4. every other node: pin the Secretariat's directory key, fetch the directory (its registry mirrors it);
-5. every node: its users and its requests (`seed_demo --node ID`); then it serves, and its worker delivers.
+5. every node: its users and its requests (`seed_demo --node ID`), and in the demo its Parties' certificate
+   authorities and signers (`--signers`, P6.5); then it serves, and its worker delivers;
+6. the Secretariat's node: every node's authorities registered and published in the directory, which every
+   other node fetches again (`publish_signing_authorities`), so each verifies the others' signed documents.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cybercoop.demo import data
+from cybercoop.demo import data, signers
 
 
 @dataclass
@@ -62,13 +66,17 @@ def bodies_by_node(node_codes: set[str]) -> dict[str, list[str]]:
 def prepare_secretariat(nodes: Sequence[FederatedNode], run: Run) -> dict[str, Any]:
     """Steps 1 and 2: every node's keys, the Secretariat's registry and its first directory. Returns the
     directory key's public JWK, for the other nodes to pin."""
-    public_keys = {}
-    for node in nodes:
+
+    def prepare(node: FederatedNode) -> str:
         run(node, ["manage", "migrate", "--noinput", "-v", "0"])
         run(node, ["manage", "collectstatic", "--noinput", "-v", "0"])
         if not (node.data_dir / "node" / "keys.json").exists():
             run(node, ["node", "init", "--id", node.code])
-        public_keys[node.code] = run(node, ["node", "show"])
+        return run(node, ["node", "show"])
+
+    # Each node's database and keys are its own: prepared side by side.
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        public_keys = dict(zip([node.code for node in nodes], pool.map(prepare, nodes), strict=True))
     secretariat = next(node for node in nodes if node.is_secretariat)
     run(secretariat, ["manage", "seed_demo", "--registry-only"])
     directory_key = json.loads(run(secretariat, ["node", "directory-key"]))
@@ -90,7 +98,25 @@ def join(node: FederatedNode, directory_key: dict[str, Any], run: Run) -> None:
     run(node, ["node", "refresh"])
 
 
-def seed_people(node: FederatedNode, run: Run) -> list[dict[str, str]]:
-    """Step 5: the node's users and requests; returns their logins."""
-    logins: list[dict[str, str]] = json.loads(run(node, ["manage", "seed_demo", "--node", node.code, "--json"]))
+def seed_people(node: FederatedNode, run: Run, *, signers: bool = False) -> list[dict[str, str]]:
+    """Step 5: the node's users and requests (and, with `signers`, its Parties' authorities and signers); returns
+    their logins."""
+    args = ["manage", "seed_demo", "--node", node.code, "--json", *(["--signers"] if signers else [])]
+    logins: list[dict[str, str]] = json.loads(run(node, args))
     return logins
+
+
+def publish_signing_authorities(nodes: Sequence[FederatedNode], run: Run) -> None:
+    """Step 6 (the Secretariat's node serving): register on it the CA certificates each other node's `seed_demo`
+    wrote, publish the directory with them, and have the other nodes fetch it. Safe to run again."""
+    secretariat = next(node for node in nodes if node.is_secretariat)
+    others = [node for node in nodes if not node.is_secretariat]
+    for node in others:
+        for path in sorted((node.data_dir / "documents" / "authorities").glob("*.pem")):
+            party = path.stem
+            known = run(secretariat, ["documents", "show", party])
+            if signers.fingerprint_of(path.read_text(encoding="ascii")) not in known:
+                run(secretariat, ["documents", "ca", party, "--register", str(path)])
+    run(secretariat, ["node", "publish"])
+    for node in others:
+        run(node, ["node", "refresh"])

@@ -123,7 +123,9 @@ def run_demo(*, base_port: int, data_dir: str, reset: bool) -> None:
             print(f"Joining {node.label} …", flush=True)
             federation.join(node, directory_key, _run)
         for node in nodes:
-            logins += [(node.url, login) for login in federation.seed_people(node, _run)]
+            logins += [(node.url, login) for login in federation.seed_people(node, _run, signers=True)]
+        print("Publishing the Parties' certificate authorities …", flush=True)
+        federation.publish_signing_authorities(nodes, _run)
         for node in others:
             start(node)
         _print_welcome([(node.label, node.url + "/") for node in nodes], logins, demo_password(root))
@@ -142,6 +144,8 @@ def _print_welcome(urls: list[tuple[str, str]], logins: list[tuple[str, dict[str
     print(f"Demo users (password for all: {password}); each signs in on its own node:")
     for url, login in logins:
         print(f"  {login['username']:<18} {login['role']:<12} {login['body']:<10} {url:<24} {login['full_name']}")
+    print()
+    print("Heads and deputies sign what they approve with a code: `cybercoop demo totp USERNAME` prints it.")
     print()
     print("Press Ctrl-C to stop.")
     print(line, flush=True)

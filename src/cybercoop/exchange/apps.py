@@ -11,8 +11,13 @@ class ExchangeConfig(AppConfig):
 
     def ready(self) -> None:
         from cybercoop.core import periodic
-        from cybercoop.exchange.federation import directory, outbox
+        from cybercoop.exchange import registry_messages
+        from cybercoop.exchange.federation import attachments, directory, outbox
 
         # Each pass of the worker delivers what is due to other nodes (docs/federation.md, Sender).
-        periodic.register("exchange.deliver_outbox")(outbox.deliver_due)
+        periodic.register("exchange.deliver_outbox")(outbox.deliver_job)
+        # Received files no message took, and uploads left unfinished, are removed after a day.
+        periodic.register("exchange.sweep_received_attachments")(attachments.sweep)
         directory.install()
+        # A Party's designation notices and acknowledgements go to the Secretariat's node (P4.2, P4.3).
+        registry_messages.install()

@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
-from cybercoop.core.errors import InvalidInput
+from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
+from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import dispatch, rules, transports
-from cybercoop.exchange.models import Attachment, Message
+from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
 
 
 def check_upload(*, upload: UploadedFile[bytes], field: str = "attachments") -> tuple[bytes, str, str]:
@@ -83,6 +84,12 @@ def send(
     cannot race. Each side numbers only its own messages (`seq`, `prev`): order and conflicts are never
     settled by wall-clock time.
     """
+    if not transports.serves(sender_body):
+        # The directory says another node speaks for this body (or none does): its messages cannot leave here.
+        raise RuleViolation(
+            "P4.1",
+            _("This node does not serve the sending body: the directory assigns it to another node, or to none."),
+        )
     previous = Message.objects.filter(conversation=conversation, sender_body=sender_body).order_by("-seq").first()
     position = Message.objects.filter(conversation=conversation).count() + 1
     manifests = []
@@ -131,11 +138,12 @@ def send(
 
 
 @transaction.atomic
-def receive(*, message: Message) -> Message:
+def receive(*, message: Message, attachments: Sequence[Attachment] = ()) -> Message:
     """Store a message that arrived from another node, exactly as its sender made it, and apply it here (P4.1).
 
     The federation inbox calls this once its checks pass, holding the conversation's inbox lock; `message`
-    comes from `federation.wire.from_wire`, with the sender's id, numbering and hash."""
+    comes from `federation.wire.from_wire`, with the sender's id, numbering and hash; `attachments` are its
+    files, unsaved rows in the order of its manifest (`federation.attachments.take_files`)."""
     message.transport = "federation"
     message.sender_user = None
     # A local `send` in the same conversation holds the case's lock, not the inbox's, so both may reach for
@@ -150,6 +158,10 @@ def receive(*, message: Message) -> Message:
                 raise
         else:
             break
+    for position, attachment in enumerate(attachments):
+        attachment.message = message
+        attachment.position = position
+        attachment.save(force_insert=True)  # the sender's id: never an update of a row that has it already
     audit.record(
         action=AuditAction.MESSAGE_RECEIVED,
         body=message.recipient_body,
@@ -163,3 +175,33 @@ def receive(*, message: Message) -> Message:
     )
     dispatch.handler_for(message.kind)(message)
     return message
+
+
+# What "retry now" applies to: a failure waiting for its backoff, or an envelope sent without a receipt yet (held
+# by the receiving node, or a worker's lease running). Queued ones are due already; the others are final.
+RETRYABLE_STATES = (OutboxState.FAILED, OutboxState.SENT)
+
+
+@transaction.atomic
+def retry_delivery(*, item: OutboxItem, actor: Any) -> OutboxItem:
+    """Make an outgoing envelope due now instead of after its backoff: the worker's next pass posts it again.
+
+    Safe even while a worker holds it: the receiver answers a second copy with its first answer, and only the
+    latest claim's answer is recorded (docs/federation.md, The sender)."""
+    require(actor, Permission.RETRY_DELIVERY)
+    # Lock the row: the worker claims and records under the same lock.
+    current = OutboxItem.objects.select_for_update(of=("self",)).select_related("message__sender_body").get(pk=item.pk)
+    if current.state not in RETRYABLE_STATES:
+        raise DomainError(_("Only a failed envelope, or one sent without a receipt yet, can be retried now."))
+    now = clock.now()
+    current.next_attempt_at = now
+    current.updated_at = now
+    current.save(update_fields=["next_attempt_at", "updated_at"])
+    audit.record(
+        action=AuditAction.DELIVERY_RETRY_REQUESTED,
+        actor=actor,
+        body=current.message.sender_body,
+        target=current.message,
+        data={"peer": current.peer, "state": current.state, "attempts": current.attempts},
+    )
+    return current

@@ -24,6 +24,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.registry import rules, services
 from cybercoop.registry.models import (
+    Acknowledgement,
     Body,
     DesignationNotice,
     Instrument,
@@ -33,10 +34,12 @@ from cybercoop.registry.models import (
     PartyProfile,
 )
 
-SECTIONS: Final = ("parties", "nodes", "bodies", "instruments", "designations")
+SECTIONS: Final = ("parties", "nodes", "bodies", "instruments", "designations", "announcements")
+# A directory of a version before announcements were carried is still read (as announcing nothing new).
+OPTIONAL_SECTIONS: Final = ("announcements",)
 # The signed document adds these to the snapshot; `apply_snapshot` accepts them and checks the version.
 ENVELOPE_FIELDS: Final = ("version", "issued_at")
-TABLES: Final = ("parties", "profiles", "nodes", "bodies", "instruments", "events", "designations")
+TABLES: Final = ("parties", "profiles", "nodes", "bodies", "instruments", "events", "designations", "announcements")
 # Events and designation notices are append-only: a directory only ever adds to them.
 APPEND_ONLY_TABLES: Final = ("events", "designations")
 
@@ -48,7 +51,8 @@ TERM_FIELDS: Final = (
     "notifications_required",
     "withdrawal_notice_months",
 )
-PROFILE_FIELDS: Final = (*services.PROFILE_FIELDS, "updated_at")
+PROFILE_FIELDS: Final = (*services.PROFILE_FIELDS, "signing_authorities", "updated_at")
+MAX_AUTHORITY_PEM_CHARS: Final = 16 * 1024
 PARTY_FIELDS: Final = frozenset({"code", "kind", "names", "time_zone", "profile"})
 NODE_FIELDS: Final = frozenset(
     {
@@ -68,6 +72,8 @@ EVENT_FIELDS: Final = frozenset({"party", "kind", "on", "effective_on", "referen
 DESIGNATION_FIELDS: Final = frozenset(
     {"instrument", "party", "kind", "body", "replaces", "effective_on", "reference", "filed_at"}
 )
+# An announcement names its notice by its place in the same document's `designations` (a notice has no code).
+ANNOUNCEMENT_FIELDS: Final = frozenset({"notice", "party", "announced_at", "acknowledged_at"})
 
 M = TypeVar("M", bound=models.Model)
 
@@ -77,11 +83,18 @@ M = TypeVar("M", bound=models.Model)
 
 def snapshot() -> dict[str, Any]:
     """The registry's content, JSON-ready and in a fixed order: Parties with their profiles, nodes, bodies
-    with the node serving each, instruments with the depositary's records, and designation notices.
+    with the node serving each, instruments with the depositary's records, designation notices, and their
+    announcements to the Parties with each Party's acknowledgement (P4.3): so an announcement reaches the
+    Party's own node, where its registrar acknowledges it.
 
-    Local bookkeeping (who recorded what, when a row was stored here, acknowledgements, originals and
+    Local bookkeeping (who recorded or acknowledged what, when a row was stored here, originals and
     certified copies) stays out: it is not the same on every node and no rule of another node needs it.
     """
+    notices = list(
+        DesignationNotice.objects.select_related("instrument", "party", "body", "replaces").order_by(
+            "instrument__code", "party__code", "effective_on", "pk"
+        )
+    )
     return {
         "parties": [_party(party) for party in Party.objects.select_related("profile").order_by("code")],
         "nodes": [_node(node) for node in Node.objects.order_by("code")],
@@ -94,12 +107,8 @@ def snapshot() -> dict[str, Any]:
         ],
         # In the order the rules replay them (P4.2): by date of effect, then as filed. Same-day notices of one
         # Party keep their filing order, which can matter (a withdrawal and a new designation on one date).
-        "designations": [
-            _designation(notice)
-            for notice in DesignationNotice.objects.select_related("instrument", "party", "body", "replaces").order_by(
-                "instrument__code", "party__code", "effective_on", "pk"
-            )
-        ],
+        "designations": [_designation(notice) for notice in notices],
+        "announcements": _announcements(notices),
     }
 
 
@@ -141,6 +150,7 @@ def _profile(profile: PartyProfile) -> dict[str, Any]:
         "contact_name": profile.contact_name,
         "contact_phone": profile.contact_phone,
         "contact_email": profile.contact_email,
+        "signing_authorities": sorted(profile.signing_authorities),
         "updated_at": _instant(profile.updated_at),
     }
 
@@ -205,6 +215,22 @@ def _designation(notice: DesignationNotice) -> dict[str, Any]:
     }
 
 
+def _announcements(notices: list[DesignationNotice]) -> list[dict[str, Any]]:
+    """Each notice's announcements, by the notice's place in `designations` and then by Party."""
+    place = {notice.pk: index for index, notice in enumerate(notices)}
+    rows = [
+        {
+            "notice": place[ack.notice_id],
+            "party": ack.party.code,
+            "announced_at": _instant(ack.announced_at),
+            "acknowledged_at": _instant(ack.acknowledged_at),
+        }
+        for ack in Acknowledgement.objects.select_related("party")
+        if ack.notice_id in place
+    ]
+    return sorted(rows, key=lambda row: (row["notice"], row["party"]))
+
+
 def check(doc: Mapping[str, Any], *, version: int) -> None:
     """Raise ValueError unless `doc` has the shape and references `apply_snapshot` takes. The Secretariat
     checks what it is about to sign, so that no node is ever sent a directory it must refuse."""
@@ -221,8 +247,9 @@ def apply_snapshot(doc: Mapping[str, Any], *, version: int) -> dict[str, int]:
 
     Rows are matched by their natural keys (codes; a record by instrument, Party and kind; a designation
     notice by all it says). Parties, nodes, bodies, instruments and profiles take the directory's values;
-    depositary records and designation notices are only ever added, never changed or removed, so applying
-    the same directory twice changes nothing. Raises ValueError, naming the faulty place, for a document
+    depositary records and designation notices are only ever added, never changed or removed; announcements
+    are added and a Party's acknowledgement is recorded, never taken back. Applying the same directory twice
+    changes nothing. Raises ValueError, naming the faulty place, for a document
     that is not a directory or that contradicts a record held here; nothing is applied then.
     """
     content = _read(doc, version=version)
@@ -306,11 +333,11 @@ def apply_snapshot(doc: Mapping[str, Any], *, version: int) -> dict[str, int]:
             counts["events_inserted"] += 1
 
     # A notice has no code: it is known by all it says, and the same notice may be filed twice (designated,
-    # withdrawn, designated again on one date), so held notices are counted, not merely looked up.
-    held_notices: Counter[tuple[Any, ...]] = Counter(
-        (n.instrument_id, n.party_id, n.kind, n.body_id, n.replaces_id, n.effective_on)
-        for n in DesignationNotice.objects.all()
-    )
+    # withdrawn, designated again on one date), so each held notice matches one entry, in the order filed.
+    held_notices: dict[tuple[Any, ...], list[DesignationNotice]] = {}
+    for held_notice in DesignationNotice.objects.order_by("pk"):
+        held_notices.setdefault(_notice_key(held_notice), []).append(held_notice)
+    notices: list[DesignationNotice] = []  # the row of each entry of `designations`, for the announcements
     for index, row in enumerate(content["designations"]):
         notice = DesignationNotice(
             instrument=instruments[row["instrument"]],
@@ -323,20 +350,40 @@ def apply_snapshot(doc: Mapping[str, Any], *, version: int) -> dict[str, int]:
             filed_at=row["filed_at"],
             filed_by=None,
         )
-        key = (
-            notice.instrument_id,
-            notice.party_id,
-            notice.kind,
-            notice.body_id,
-            notice.replaces_id,
-            notice.effective_on,
-        )
-        if held_notices[key] > 0:
-            held_notices[key] -= 1
+        matching = held_notices.get(_notice_key(notice))
+        if matching:
+            notices.append(matching.pop(0))
             continue
         _clean(notice, f"designations[{index}]")
         notice.save()
+        notices.append(notice)
         counts["designations_inserted"] += 1
+
+    # P4.3: an announcement is added, and a Party's acknowledgement recorded, never taken back: one made here
+    # and still on its way to the Secretariat stays, whatever an earlier directory says.
+    held_announcements = {
+        (ack.notice_id, ack.party_id): ack
+        for ack in Acknowledgement.objects.filter(notice__in=[notice.pk for notice in notices])
+    }
+    for index, row in enumerate(content["announcements"]):
+        notice, party = notices[row["notice"]], parties[row["party"]]
+        held_ack = held_announcements.get((notice.pk, party.pk))
+        if held_ack is None:
+            ack = Acknowledgement(
+                notice=notice,
+                party=party,
+                announced_at=row["announced_at"],
+                acknowledged_at=row["acknowledged_at"],
+                acknowledged_by=None,
+            )
+            _clean(ack, f"announcements[{index}]")
+            ack.save()
+            held_announcements[(notice.pk, party.pk)] = ack
+            counts["announcements_inserted"] += 1
+        elif held_ack.acknowledged_at is None and row["acknowledged_at"] is not None:
+            held_ack.acknowledged_at = row["acknowledged_at"]
+            held_ack.save(update_fields=["acknowledged_at"])
+            counts["announcements_updated"] += 1
 
     result = dict(sorted(counts.items()))
     if any(result.values()):
@@ -345,6 +392,17 @@ def apply_snapshot(doc: Mapping[str, Any], *, version: int) -> dict[str, int]:
             data={"version": version, "changes": {name: count for name, count in result.items() if count}},
         )
     return result
+
+
+def _notice_key(notice: DesignationNotice) -> tuple[Any, ...]:
+    return (
+        notice.instrument_id,
+        notice.party_id,
+        notice.kind,
+        notice.body_id,
+        notice.replaces_id,
+        notice.effective_on,
+    )
 
 
 def _upsert(
@@ -404,7 +462,7 @@ def _read(doc: Mapping[str, Any], *, version: int) -> dict[str, Any]:
         raise ValueError("the directory is not a JSON object")
     if not _is_int(version) or version < 1:
         raise ValueError("the version must be a whole number from 1")
-    missing = [section for section in SECTIONS if section not in doc]
+    missing = [section for section in SECTIONS if section not in doc and section not in OPTIONAL_SECTIONS]
     if missing:
         raise ValueError(f"the directory has no {', '.join(missing)}")
     unknown = sorted(set(doc) - set(SECTIONS) - set(ENVELOPE_FIELDS))
@@ -415,7 +473,7 @@ def _read(doc: Mapping[str, Any], *, version: int) -> dict[str, Any]:
     if "issued_at" in doc:
         _instant_of(doc["issued_at"], "issued_at", nullable=False)
     for section in SECTIONS:
-        if not isinstance(doc[section], list):
+        if not isinstance(doc.get(section, []), list):
             raise ValueError(f"{section}: not a list")
 
     parties = [_read_party(row, f"parties[{i}]") for i, row in enumerate(doc["parties"])]
@@ -437,12 +495,18 @@ def _read(doc: Mapping[str, Any], *, version: int) -> dict[str, Any]:
         _read_designation(row, f"designations[{i}]", instrument_codes, body_party)
         for i, row in enumerate(doc["designations"])
     ]
+    announcements = [
+        _read_announcement(row, f"announcements[{i}]", designations, party_codes)
+        for i, row in enumerate(doc.get("announcements", []))
+    ]
+    _unique([f"{row['notice']}/{row['party']}" for row in announcements], "announcements")
     return {
         "parties": parties,
         "nodes": nodes,
         "bodies": bodies,
         "instruments": instruments,
         "designations": designations,
+        "announcements": announcements,
     }
 
 
@@ -479,8 +543,21 @@ def _read_profile(row: Any, path: str) -> dict[str, Any]:
         "contact_name": _text(row["contact_name"], f"{path}.contact_name"),
         "contact_phone": _text(row["contact_phone"], f"{path}.contact_phone"),
         "contact_email": _text(row["contact_email"], f"{path}.contact_email"),
+        "signing_authorities": _read_authorities(row["signing_authorities"], f"{path}.signing_authorities"),
         "updated_at": _instant_of(row["updated_at"], f"{path}.updated_at", nullable=True),
     }
+
+
+def _read_authorities(value: Any, path: str) -> list[str]:
+    """PEM certificates, as text: parsing and checking them is the documents domain's, when it verifies."""
+    if not isinstance(value, list) or any(
+        not isinstance(pem, str)
+        or not pem.startswith("-----BEGIN CERTIFICATE-----")
+        or len(pem) > MAX_AUTHORITY_PEM_CHARS
+        for pem in value
+    ):
+        raise ValueError(f"{path}: not a list of PEM certificates")
+    return sorted(set(value))
 
 
 def _read_node(row: Any, path: str) -> dict[str, Any]:
@@ -600,6 +677,21 @@ def _read_designation(row: Any, path: str, instrument_codes: set[str], body_part
         "reference": _text(row["reference"], f"{path}.reference"),
         "filed_at": _instant_of(row["filed_at"], f"{path}.filed_at", nullable=False),
     }
+
+
+def _read_announcement(
+    row: Any, path: str, designations: list[dict[str, Any]], party_codes: set[str]
+) -> dict[str, Any]:
+    _fields(row, ANNOUNCEMENT_FIELDS, path)
+    notice = row["notice"]
+    if not _is_int(notice) or not 0 <= notice < len(designations):
+        raise ValueError(f"{path}.notice: {notice!r} is not the place of a notice in designations")
+    party = _ref(row["party"], f"{path}.party", party_codes, "a Party")
+    if party == designations[notice]["party"]:
+        raise ValueError(f"{path}.party: a notice is announced to the other Parties, not to {party!r}")
+    announced_at = _instant_of(row["announced_at"], f"{path}.announced_at", nullable=False)
+    acknowledged_at = _instant_of(row["acknowledged_at"], f"{path}.acknowledged_at", nullable=True)
+    return {"notice": notice, "party": party, "announced_at": announced_at, "acknowledged_at": acknowledged_at}
 
 
 def _check_amendments(instruments: list[dict[str, Any]], codes: set[str]) -> None:

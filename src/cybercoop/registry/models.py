@@ -330,6 +330,9 @@ class PartyProfile(models.Model):
     contact_name = models.CharField(_("24/7 contact point"), max_length=200, blank=True)
     contact_phone = models.CharField(_("24/7 telephone"), max_length=50, blank=True)
     contact_email = models.EmailField(_("24/7 e-mail"), blank=True)
+    # The certificates (PEM) of the authorities that issue this Party's signers' certificates: the trust anchors
+    # every node checks its official documents against (P6.5), published in the directory.
+    signing_authorities = models.JSONField(_("certificate authorities of its signers"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated"), null=True, blank=True)
     updated_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("updated by")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
 
 from cybercoop.accounts.rules import Role
@@ -96,6 +97,20 @@ def instruments() -> QuerySet[Instrument]:
     return Instrument.objects.select_related("amends").prefetch_related(
         Prefetch("events", queryset=events), Prefetch("amends__events", queryset=events)
     )
+
+
+def rules_stamp() -> tuple[int, ...]:
+    """A stamp that changes whenever an answer of `in_force_between` or `is_designated` may change: the newest
+    instrument, depositary record, designation notice and mirrored directory version (all of them are only ever
+    added, never edited, where these rules read them). One query, for callers that keep those answers."""
+    # The table names come from the models' metadata, never from input.
+    tables = [model._meta.db_table for model in (Instrument, InstrumentEvent, DesignationNotice)]
+    parts = [f"(SELECT COALESCE(MAX(id), 0) FROM {table})" for table in tables]  # noqa: S608
+    parts.append(f"(SELECT COALESCE(MAX(version), 0) FROM {DirectoryCopy._meta.db_table})")  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        row = cursor.fetchone()
+    return tuple(int(value) for value in row)
 
 
 def get_instrument(*, code: str) -> Instrument | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -429,23 +430,50 @@ def record_certified_copy(
 # --- designations and their announcement (P4.2, P4.3) ----------------------------------------------------
 
 
-@transaction.atomic
-def file_designation(
+class Publisher(Protocol):
+    """Carries a Party's notices and acknowledgements to the node that keeps the registry (the Secretariat's),
+    on a federated node that does not keep it. The exchange domain installs one at its `ready()`
+    (`install_publisher`): the registry never imports the exchange."""
+
+    def keeps_registry_elsewhere(self) -> bool:
+        """True when another node keeps the registry, so that a Party's acts must be sent there."""
+        ...
+
+    def send_designation(self, *, actor: Any, notice: DesignationNotice) -> None:
+        """Send an unsaved, checked notice to the node that keeps the registry, to be filed there."""
+        ...
+
+    def send_acknowledgement(self, *, actor: Any, acknowledgement: Acknowledgement) -> None:
+        """Tell the node that keeps the registry that this Party acknowledged an announcement."""
+        ...
+
+
+_publisher: Publisher | None = None
+
+
+def install_publisher(publisher: Publisher | None) -> None:
+    """Set (or, with None, remove) the publisher that sends a Party's acts to the node keeping the registry."""
+    global _publisher
+    _publisher = publisher
+
+
+def _forwarding() -> Publisher | None:
+    """The publisher when this node does not keep the registry; None when the registry is kept here."""
+    return _publisher if _publisher is not None and _publisher.keeps_registry_elsewhere() else None
+
+
+def designation_errors(
     *,
-    actor: Any,
     instrument: Instrument,
     party: Party,
     kind: str,
     body: Body,
     effective_on: dt.date,
-    replaces: Body | None = None,
-    reference: str = "",
-) -> DesignationNotice:
-    """File a Party's designation, change or withdrawal of a competent body (P4.2) and announce it at once
-    to every other Party, each of which acknowledges it (P4.3)."""
-    _require(actor, Permission.FILE_DESIGNATION, party)
-    # Lock the Party: its notices are checked against its whole history.
-    Party.objects.select_for_update().get(pk=party.pk)
+    replaces: Body | None,
+    reference: str,
+) -> dict[str, Any]:
+    """Why a notice cannot be filed against the Party's history held here (P4.2), by field; empty when it can.
+    Writes nothing: the inbox also asks it before it takes a notice sent from a Party's node."""
     errors: dict[str, Any] = {}
     if body.party_id != party.pk:
         errors["body"] = _("This body belongs to another Party.")
@@ -462,6 +490,91 @@ def file_designation(
         facts=selectors.designation_facts(instrument=instrument, party=party), fact=fact, earliest=instrument.adopted_on
     )
     errors.update({k: v for k, v in checked.items() if k not in errors})
+    return errors
+
+
+@transaction.atomic
+def notify_designation(
+    *,
+    actor: Any,
+    instrument: Instrument,
+    party: Party,
+    kind: str,
+    body: Body,
+    effective_on: dt.date,
+    replaces: Body | None = None,
+    reference: str = "",
+) -> DesignationNotice | None:
+    """A Party notifies a designation, change or withdrawal of a competent body (P4.2): filed and announced
+    here when this node keeps the registry (the notice is returned); otherwise checked against the history
+    held here and sent to the node that keeps it, which files and announces it (None is returned: nothing is
+    stored here until the directory brings the notice back)."""
+    publisher = _forwarding()
+    if publisher is None:
+        return file_designation(
+            actor=actor,
+            instrument=instrument,
+            party=party,
+            kind=kind,
+            body=body,
+            effective_on=effective_on,
+            replaces=replaces,
+            reference=reference,
+        )
+    _require(actor, Permission.FILE_DESIGNATION, party)
+    errors = designation_errors(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        body=body,
+        effective_on=effective_on,
+        replaces=replaces,
+        reference=reference,
+    )
+    _refuse(_("The designation notice could not be filed."), errors)
+    notice = DesignationNotice(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        body=body,
+        replaces=replaces,
+        effective_on=effective_on,
+        reference=reference,
+        filed_at=clock.now(),
+        filed_by=actor,
+    )
+    publisher.send_designation(actor=actor, notice=notice)
+    return None
+
+
+@transaction.atomic
+def file_designation(
+    *,
+    actor: Any,
+    instrument: Instrument,
+    party: Party,
+    kind: str,
+    body: Body,
+    effective_on: dt.date,
+    replaces: Body | None = None,
+    reference: str = "",
+    remote: Mapping[str, Any] | None = None,
+) -> DesignationNotice:
+    """File a Party's designation, change or withdrawal of a competent body (P4.2) and announce it at once
+    to every other Party, each of which acknowledges it (P4.3). `remote` says, for the audit log, who sent
+    a notice that came from the Party's own node (its filer's name, node and message)."""
+    _require(actor, Permission.FILE_DESIGNATION, party)
+    # Lock the Party: its notices are checked against its whole history.
+    Party.objects.select_for_update().get(pk=party.pk)
+    errors = designation_errors(
+        instrument=instrument,
+        party=party,
+        kind=kind,
+        body=body,
+        effective_on=effective_on,
+        replaces=replaces,
+        reference=reference,
+    )
     _refuse(_("The designation notice could not be filed."), errors)
     now = clock.now()
     notice = DesignationNotice.objects.create(
@@ -486,6 +599,7 @@ def file_designation(
             "body": body.code,
             "replaces": replaces.code if replaces else None,
             "effective_on": effective_on.isoformat(),
+            **({"remote": dict(remote)} if remote else {}),
         },
     )
     # P4.3: announced "immediately" to every Party — in the same transaction as the notice itself.
@@ -503,21 +617,61 @@ def file_designation(
 
 
 @transaction.atomic
-def acknowledge(*, actor: Any, acknowledgement: Acknowledgement) -> Acknowledgement:
-    """A Party acknowledges a designation announcement (P4.3); acknowledging twice changes nothing."""
+def acknowledge(
+    *,
+    actor: Any,
+    acknowledgement: Acknowledgement,
+    acknowledged_at: dt.datetime | None = None,
+    remote: Mapping[str, Any] | None = None,
+) -> Acknowledgement:
+    """A Party acknowledges a designation announcement (P4.3); acknowledging twice changes nothing.
+
+    On a node that does not keep the registry the acknowledgement is kept here and sent to the node that
+    does. There, it is recorded with the time the Party acknowledged (`acknowledged_at`), no local user, and
+    `remote` (who acknowledged on which node, by which message) in the audit entry."""
     _require(actor, Permission.ACKNOWLEDGE_ANNOUNCEMENT, acknowledgement)
     acknowledgement = Acknowledgement.objects.select_for_update().get(pk=acknowledgement.pk)
     if acknowledgement.acknowledged_at is None:
-        acknowledgement.acknowledged_at = clock.now()
+        acknowledgement.acknowledged_at = acknowledged_at or clock.now()
         acknowledgement.acknowledged_by = actor
         acknowledgement.save(update_fields=["acknowledged_at", "acknowledged_by"])
         audit.record(
             action=AuditAction.DESIGNATION_ACKNOWLEDGED,
             actor=actor,
             target=acknowledgement,
-            data={"notice": acknowledgement.notice_id, "party": acknowledgement.party.code},
+            data={
+                "notice": acknowledgement.notice_id,
+                "party": acknowledgement.party.code,
+                **({"remote": dict(remote)} if remote else {}),
+            },
         )
+        publisher = _forwarding()
+        if publisher is not None:
+            publisher.send_acknowledgement(actor=actor, acknowledgement=acknowledgement)
     return acknowledgement
+
+
+# --- the Parties' signing authorities (P6.5) --------------------------------------------------------------
+
+
+@transaction.atomic
+def add_signing_authority(*, party: Party, certificate_pem: str, actor: Any = None) -> bool:
+    """Publish a certificate authority of `party`'s signers (a PEM certificate, checked by the caller): every node
+    that mirrors the directory then trusts the official documents its signers sign. Returns False when it was
+    listed already. Called by the documents domain when an authority is created or registered on this node."""
+    profile, _created = PartyProfile.objects.select_for_update().get_or_create(party=party)
+    if certificate_pem in profile.signing_authorities:
+        return False
+    profile.signing_authorities = sorted([*profile.signing_authorities, certificate_pem])
+    profile.updated_at = clock.now()
+    profile.save(update_fields=["signing_authorities", "updated_at"])
+    audit.record(
+        action=AuditAction.PARTY_PROFILE_UPDATED,
+        actor=actor,
+        target=profile,
+        data={"party": party.code, "fields": ["signing_authorities"]},
+    )
+    return True
 
 
 # --- Party profiles -----------------------------------------------------------------------------------

@@ -243,11 +243,20 @@ def designations(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.file_designation(actor=request.user, instrument=protocol, **form.cleaned_data)
+                notice = services.notify_designation(actor=request.user, instrument=protocol, **form.cleaned_data)
             except InvalidInput as error:
                 add_service_errors(form, error)
             else:
-                messages.success(request, _("The notice has been filed and announced to every Party."))
+                if notice is None:  # another node keeps the registry: the notice is on its way there
+                    messages.success(
+                        request,
+                        _(
+                            "The notice has been sent to the Secretariat, which files it and announces it to every "
+                            "Party; it appears here with the next directory."
+                        ),
+                    )
+                else:
+                    messages.success(request, _("The notice has been filed and announced to every Party."))
                 return redirect("registry:designations")
     today = selectors.depositary_today()
     current = selectors.designated_bodies(instrument=protocol, on=today)

@@ -25,7 +25,7 @@ from cybercoop.assistance.api.common import (
     body_by_code,
     case_out,
     instrument_by_code,
-    message_out,
+    messages_out,
     record_view,
     refuse,
     visible_case,
@@ -172,7 +172,7 @@ def list_messages(request: HttpRequest, case_id: CaseId):
     accepted conditions (P7.7) and attachments."""
     case = visible_case(request, case_id)
     record_view(request, case)
-    return [message_out(case, m) for m in selectors.messages(case=case)]
+    return messages_out(case, selectors.messages(case=case))
 
 
 @router.get(

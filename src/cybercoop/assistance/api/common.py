@@ -26,6 +26,7 @@ from cybercoop.core import clock
 from cybercoop.core.api import InputSchema
 from cybercoop.core.errors import DomainError, InvalidInput
 from cybercoop.core.permissions import Permission, require
+from cybercoop.documents import services as documents
 from cybercoop.exchange.models import Attachment, Message
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.models import Body, Instrument
@@ -403,6 +404,18 @@ def acted(request: HttpRequest, case: Case) -> CaseOut:
     return case_out(seen if seen is not None else case, request.user)
 
 
+class SignatureOut(Schema):
+    """P6.5: what the check of a signed document found when it arrived (or was sent) here."""
+
+    valid: bool
+    reasons: list[str] = Field(description="Why it fails, in the language of the check; empty when valid.")
+    signer_name: str
+    signer_position: str = Field(description="`head` or `deputy`, as the certificate states it.")
+    body_code: str
+    signed_at: dt.datetime | None
+    document_sha256: str
+
+
 class AttachmentOut(Schema):
     id: uuid.UUID
     name: str
@@ -410,6 +423,9 @@ class AttachmentOut(Schema):
     size_bytes: int
     sha256: str
     url: str = Field(description="Where to download it (GET, with the same token).")
+    signature: SignatureOut | None = Field(
+        default=None, description="The check of the signed official document this file is; absent for other files."
+    )
 
 
 class MessageOut(Schema):
@@ -429,7 +445,21 @@ class MessageOut(Schema):
     attachments: list[AttachmentOut]
 
 
-def _attachment(case: Case, attachment: Attachment) -> AttachmentOut:
+def _signature(check: Any) -> SignatureOut | None:
+    if check is None:
+        return None
+    return SignatureOut(
+        valid=check.valid,
+        reasons=[str(reason) for reason in check.reasons],
+        signer_name=check.signer_name,
+        signer_position=check.signer_position,
+        body_code=check.body_code,
+        signed_at=check.signed_at,
+        document_sha256=check.document_sha256,
+    )
+
+
+def _attachment(case: Case, attachment: Attachment, check: Any = None) -> AttachmentOut:
     return AttachmentOut(
         id=attachment.id,
         name=attachment.name,
@@ -437,10 +467,19 @@ def _attachment(case: Case, attachment: Attachment) -> AttachmentOut:
         size_bytes=attachment.size_bytes,
         sha256=attachment.sha256,
         url=reverse("api:case_attachment", kwargs={"case_id": str(case.id), "attachment_id": str(attachment.id)}),
+        signature=_signature(check),
     )
 
 
-def message_out(case: Case, message: Message) -> MessageOut:
+def messages_out(case: Case, messages: Any) -> list[MessageOut]:
+    """The case's messages, each attachment with its signature check, if it has one (two queries for them all)."""
+    messages = list(messages)
+    files = [attachment for message in messages for attachment in message.attachments.all()]
+    checks = documents.checks_for([attachment.id for attachment in files])
+    return [message_out(case, message, checks) for message in messages]
+
+
+def message_out(case: Case, message: Message, checks: dict[Any, Any] | None = None) -> MessageOut:
     return MessageOut(
         id=message.id,
         kind=message.kind,
@@ -455,5 +494,5 @@ def message_out(case: Case, message: Message) -> MessageOut:
         purposes=list(message.purposes),
         conditions=list(message.conditions),
         hash=message.hash,
-        attachments=[_attachment(case, a) for a in message.attachments.all()],
+        attachments=[_attachment(case, a, (checks or {}).get(a.id)) for a in message.attachments.all()],
     )

@@ -2,7 +2,7 @@
 (P6.1–P6.5)."""
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Form, Router
 from ninja.decorators import decorate_view
 from pydantic import Field
 
@@ -24,6 +24,22 @@ router = Router()
 
 class ReturnIn(CaseInput):
     comment: str = Field(max_length=5000, description="What must change.")
+
+
+TOTP_CODE = Field(
+    default="",
+    max_length=16,
+    description="P6.5: the signer's current TOTP code. Required when this node requires signatures or the caller "
+    "holds a signing certificate: the document is then signed and sent as the message's first attachment.",
+)
+
+
+class ApproveIn(CaseInput):
+    code: str = TOTP_CODE
+
+
+class ConfirmIn(CaseInput):
+    code: str = TOTP_CODE
 
 
 @router.post("/{case_id}/submit", response={200: CaseOut, **ERRORS}, summary="Submit a draft for approval")
@@ -49,12 +65,13 @@ def discard(request: HttpRequest, case_id: CaseId):
 
 @router.post("/{case_id}/approve", response={200: CaseOut, **ERRORS}, summary="Approve and send a request")
 @decorate_view(multipart_checked)
-def approve(request: HttpRequest, case_id: CaseId, attachments: Uploads = None):
+def approve(request: HttpRequest, case_id: CaseId, payload: Form[ApproveIn], attachments: Uploads = None):
     """The head or a deputy approves the request and it goes to the requested body (P6.1–P6.3, P6.5).
-    Multipart: up to 20 `attachments`, or no body at all."""
+    Multipart (or a form): `code` to sign it, up to 20 `attachments`; or no body at all where nothing is signed."""
     case = visible_case(request, case_id)
     uploads = check_uploads(attachments)
-    return acted(request, services.approve_and_send(actor=request.user, case=case, uploads=uploads))
+    case = services.approve_and_send(actor=request.user, case=case, uploads=uploads, code=payload.code)
+    return acted(request, case)
 
 
 @router.post("/{case_id}/send-urgent", response={200: CaseOut, **ERRORS}, summary="Send an urgent request at once")
@@ -70,7 +87,9 @@ def send_urgent(request: HttpRequest, case_id: CaseId, attachments: Uploads = No
 @router.post(
     "/{case_id}/confirm-urgent", response={200: CaseOut, **ERRORS}, summary="Confirm an urgent request in writing"
 )
-def confirm_urgent(request: HttpRequest, case_id: CaseId):
-    """P6.4, P6.5: the head or a deputy confirms an urgent request in writing; the 72-hour clock stops."""
-    case = services.confirm_urgent(actor=request.user, case=visible_case(request, case_id))
+def confirm_urgent(request: HttpRequest, case_id: CaseId, payload: ConfirmIn | None = None):
+    """P6.4, P6.5: the head or a deputy confirms an urgent request in writing; the 72-hour clock stops. JSON:
+    `code` to sign the confirmation, or no body where nothing is signed."""
+    code = payload.code if payload is not None else ""
+    case = services.confirm_urgent(actor=request.user, case=visible_case(request, case_id), code=code)
     return acted(request, case)

@@ -35,7 +35,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock, periodic
 from cybercoop.core.errors import InvalidInput
 from cybercoop.core.files import write_atomically
-from cybercoop.exchange.federation import envelope, keys
+from cybercoop.exchange.federation import client, envelope, keys
 from cybercoop.exchange.federation.keys import InvalidKey
 from cybercoop.registry import directory as registry_directory
 from cybercoop.registry import selectors as registry
@@ -378,7 +378,7 @@ def http_fetch(url: str, held_etag: str | None) -> str | None:
     if held_etag is not None:
         request.add_header("If-None-Match", held_etag)
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310 - as above
+        with client.open_url(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             body: bytes = response.read(MAX_TOKEN_BYTES + 1)
     except urllib.error.HTTPError as error:
         if error.code == 304:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,15 @@ def peer_keys(node_code: str) -> PublicKeys | None:
     peer = registry.get_node(node_code)
     if peer is None or peer.withdrawn_at is not None:
         return None
-    return PublicKeys.from_jwks({"node_id": peer.code, "keys": [peer.signing_jwk, peer.encryption_jwk]})
+    return _public_keys(
+        peer.code, json.dumps(peer.signing_jwk, sort_keys=True), json.dumps(peer.encryption_jwk, sort_keys=True)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _public_keys(code: str, signing_jwk: str, encryption_jwk: str) -> PublicKeys:
+    """A node's keys parsed once per version of its JWKs (every envelope asks; the registry rarely changes)."""
+    return PublicKeys.from_jwks({"node_id": code, "keys": [json.loads(signing_jwk), json.loads(encryption_jwk)]})
 
 
 def node_code(body: Any) -> str:

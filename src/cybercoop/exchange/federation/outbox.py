@@ -13,16 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
-from cybercoop.exchange.federation import client, envelope, node
+from cybercoop.exchange.federation import attachments, client, envelope, node
 from cybercoop.exchange.federation.envelope import Rejected
 from cybercoop.exchange.federation.keys import InvalidKey, PublicKeys
 from cybercoop.exchange.models import OutboxItem, OutboxState
@@ -42,6 +43,10 @@ Post = Callable[[str, dict[str, Any], float], Any]  # (url, JSON body, timeout) 
 _random = random.SystemRandom()
 
 DUE_STATES = (OutboxState.QUEUED, OutboxState.SENT, OutboxState.FAILED)
+# The worker's job goes on claiming while its passes come back full, for at most this long, so that a
+# backlog drains at the speed of the network and the receiver, not at one batch per worker pass.
+JOB_LIMIT = 100
+JOB_SECONDS = 20.0
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -66,6 +71,18 @@ def deliver_due(*, limit: int = 100, now: dt.datetime | None = None, post: Post 
     return len(claimed)
 
 
+def deliver_job() -> int:
+    """The worker's periodic job: deliver what is due, and keep going while the passes come back full (a
+    backlog), for at most JOB_SECONDS; returns how many envelopes were attempted."""
+    started = time.monotonic()
+    total = 0
+    while True:
+        attempted = deliver_due(limit=JOB_LIMIT)
+        total += attempted
+        if attempted < JOB_LIMIT or time.monotonic() - started > JOB_SECONDS:
+            return total
+
+
 def _claim(*, now: dt.datetime, limit: int) -> list[OutboxItem]:
     """Take due rows for this worker: locked rows are another worker's, so they are skipped, not waited for."""
     with transaction.atomic():
@@ -74,12 +91,15 @@ def _claim(*, now: dt.datetime, limit: int) -> list[OutboxItem]:
             .filter(state__in=DUE_STATES, next_attempt_at__lte=now)
             .order_by("pk")[:limit]  # creation order: a sender's messages leave in the order it made them
         )
+        if items:
+            OutboxItem.objects.filter(pk__in=[item.pk for item in items]).update(
+                state=OutboxState.SENT, attempts=F("attempts") + 1, next_attempt_at=now + LEASE, updated_at=now
+            )
         for item in items:
             item.state = OutboxState.SENT
             item.attempts += 1
             item.next_attempt_at = now + LEASE
             item.updated_at = now
-            item.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
     return items
 
 
@@ -106,6 +126,12 @@ def _deliver_batch(*, peer: str, items: list[OutboxItem], post: Post, now: dt.da
     if target is None or keys is None:
         _fail(items, f"the directory lists no node {peer!r}", now)
         return
+    # Files first: the receiver applies a message only with all its attachments (docs/federation.md, Attachments).
+    items, unsent = attachments.send_files(items, base_url=target.base_url, recipient=keys)
+    for why, failed in unsent:
+        _fail(failed, why, now)
+    if not items:
+        return
     url = client.endpoint(target.base_url, "/messages")
     try:
         answer = post(url, {"envelopes": [item.envelope for item in items]}, client.TIMEOUT_SECONDS)
@@ -119,24 +145,31 @@ def _deliver_batch(*, peer: str, items: list[OutboxItem], post: Post, now: dt.da
         _fail(items, f"{type(error).__name__}: {error}", now)
         return
     with transaction.atomic():
+        held = _still_held(items)
+        # When the receipts arrived (`receipted_at`, and the base of any backoff); never before the pass began.
+        answered = max(now, clock.now())
         for item, result in zip(items, results, strict=True):
-            _record(item, result if isinstance(result, dict) else {}, keys=keys, now=now)
+            if item.pk in held:
+                _record(held[item.pk], result if isinstance(result, dict) else {}, keys=keys, now=answered)
 
 
-def _current(item: OutboxItem) -> OutboxItem | None:
-    """The row locked again, if this worker still holds it (no other worker claimed it after the lease)."""
-    return (
+def _still_held(items: Sequence[OutboxItem]) -> dict[int, OutboxItem]:
+    """The rows locked again, those this worker still holds (no other worker claimed them after the lease),
+    without their envelopes, which the rest of the delivery does not write."""
+    attempts = {item.pk: item.attempts for item in items}
+    rows = (
         OutboxItem.objects.select_for_update(of=("self",))
         .select_related("message__sender_body")
-        .filter(pk=item.pk, state=OutboxState.SENT, attempts=item.attempts)
-        .first()
+        .defer("envelope")
+        .filter(pk__in=list(attempts), state=OutboxState.SENT)
     )
+    return {row.pk: row for row in rows if row.attempts == attempts[row.pk]}
 
 
-def _record(item: OutboxItem, result: dict[str, Any], *, keys: PublicKeys, now: dt.datetime) -> None:
-    current = _current(item)
-    if current is None:
-        return
+RECORDED_FIELDS = ["state", "last_error", "reason", "receipt", "receipted_at", "next_attempt_at", "updated_at"]
+
+
+def _record(current: OutboxItem, result: dict[str, Any], *, keys: PublicKeys, now: dt.datetime) -> None:
     status = result.get("status")
     reason = result.get("reason") if isinstance(result.get("reason"), str) else ""
     if status == "waiting":
@@ -168,7 +201,7 @@ def _record(item: OutboxItem, result: dict[str, Any], *, keys: PublicKeys, now: 
                 current.state = OutboxState.RECEIPTED
                 current.last_error = ""
     current.updated_at = now
-    current.save()
+    current.save(update_fields=RECORDED_FIELDS)
     if current.state == OutboxState.FAILED:
         logger.warning(
             "delivery of message %s to node %s failed: %s", current.message_id, current.peer, current.last_error
@@ -193,10 +226,7 @@ def _fail(items: list[OutboxItem], error: str, now: dt.datetime) -> None:
     """The whole batch failed on the way (network, HTTP, an unusable answer): each row retries later."""
     logger.warning("delivery of %d envelope(s) failed: %s", len(items), error)
     with transaction.atomic():
-        for item in items:
-            current = _current(item)
-            if current is None:
-                continue
+        for current in _still_held(items).values():
             current.state = OutboxState.FAILED
             current.last_error = error[:2000]
             current.next_attempt_at = now + retry_delay(current.attempts)

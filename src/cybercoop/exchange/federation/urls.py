@@ -12,5 +12,6 @@ urlpatterns: list[URLPattern] = [
     path("messages", views.messages, name="messages"),
     path("node", views.node_info, name="node"),
     path("ping", views.ping, name="ping"),
+    path("attachments/<str:sha256>", views.attachment, name="attachment"),
     path("directory", directory_views.directory, name="directory"),
 ]

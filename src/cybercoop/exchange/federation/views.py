@@ -8,10 +8,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cybercoop.core import clock
-from cybercoop.exchange.federation import client, envelope, inbox, node, outbox
+from cybercoop.exchange.federation import attachments, client, envelope, inbox, node, outbox
 from cybercoop.exchange.federation.envelope import Rejected
 
 MAX_PING_BYTES = 8 * 1024
@@ -92,3 +92,34 @@ def ping(request: HttpRequest) -> HttpResponse:
     except node.NodeNotConfigured:
         return _error(503, "this node is not configured for the federation")
     return JsonResponse({"token": answer})
+
+
+@csrf_exempt
+@require_http_methods(["GET", "PUT"])
+def attachment(request: HttpRequest, sha256: str) -> HttpResponse:
+    """A file for a message to come, named by its SHA-256. GET, signed by the asking node (`Authorization:
+    CyberCoop <JWS>`): how much of it this node holds from that node, `{"sha256", "offset", "complete"}`. PUT, a
+    body of one chunk (compact JWE, signed by the sending node): the same answer once the chunk is taken; else
+    the reason, `{"error"}` (and `"offset"` when the chunk was not where this node's copy ends)."""
+    try:
+        attachments.check_sha256(sha256)
+        if request.method == "GET":
+            sender = attachments.asking_node(
+                request.headers.get("Authorization", ""), sha256=sha256, recipient=node.load_keys(), now=clock.now()
+            )
+            held = attachments.status(sender_node=sender, sha256=sha256)
+        else:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return _error(400, "bad Content-Length")
+            limit = attachments.MAX_CHUNK_TOKEN_CHARS
+            body = request.read(limit + 1) if length <= limit else b""
+            if length > limit or len(body) > limit:
+                return _error(413, f"a chunk holds at most {attachments.MAX_CHUNK_BYTES} bytes")
+            held = attachments.receive_chunk(body, sha256=sha256)
+    except attachments.Refused as refused:
+        return JsonResponse(refused.as_json(), status=refused.status)
+    except node.NodeNotConfigured:
+        return _error(503, "this node is not configured for the federation")
+    return JsonResponse(held.as_json())

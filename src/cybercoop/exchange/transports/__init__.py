@@ -29,6 +29,11 @@ class LocalTransport:
         return None
 
 
+def serves(body: Any) -> bool:
+    """Does this node speak for `body` (send its messages)? Only for the bodies the directory assigns to it."""
+    return node.is_local(body)
+
+
 def for_recipient(body: Any) -> Transport:
     """The transport that reaches `body`: local when this node serves it, the federation otherwise."""
     if node.is_local(body):

@@ -129,10 +129,21 @@ class DesignationIn(InputSchema):
     reference: str = Field(default="", max_length=200, description="For example, the note's number.")
 
 
-@router.post("/designations", response={201: NoticeFiledOut, **ERRORS}, summary="File a designation notice")
+class NoticeSentOut(Schema):
+    status: str = Field(
+        description="`sent`: this node does not keep the registry; the notice went to the Secretariat's node, which "
+        "files and announces it, and it comes back with the next directory (or the refusal, in its receipt)."
+    )
+
+
+@router.post(
+    "/designations",
+    response={201: NoticeFiledOut, 202: NoticeSentOut, **ERRORS},
+    summary="File a designation notice",
+)
 def file_designation(request: HttpRequest, payload: DesignationIn):
     """A Party's registrar (or the Secretariat) designates, changes or withdraws a body (P4.2); the notice is
-    announced at once to every other Party (P4.3)."""
+    announced at once to every other Party (P4.3). On a Party's own node it is sent to the Secretariat's (202)."""
     require(request.user, Permission.FILE_DESIGNATION)
     errors: Errors = {}
     found = _parties(errors, party=payload.party)
@@ -144,7 +155,7 @@ def file_designation(request: HttpRequest, payload: DesignationIn):
     body = _body_by_code(errors, "body", payload.body)
     replaces = _body_by_code(errors, "replaces", payload.replaces) if payload.replaces else None
     _refuse(errors)
-    notice = services.file_designation(
+    notice = services.notify_designation(
         actor=request.user,
         instrument=instrument,
         party=party,
@@ -154,6 +165,8 @@ def file_designation(request: HttpRequest, payload: DesignationIn):
         replaces=replaces,
         reference=payload.reference,
     )
+    if notice is None:
+        return Status(202, NoticeSentOut(status="sent"))
     acknowledgements = notice.acknowledgements.select_related("party", "acknowledged_by").order_by("party__code")
     return Status(
         201,

@@ -1,0 +1,10 @@
+"""Documents: official PDFs rendered in Russian, signed PAdES by the head or a deputy, verified on receipt."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DocumentsConfig(AppConfig):
+    name = "cybercoop.documents"
+    label = "documents"
+    verbose_name = _("Documents")
