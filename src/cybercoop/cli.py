@@ -5,6 +5,7 @@ cybercoop worker           the background worker: periodic jobs and queued tasks
 cybercoop demo             migrate, seed and start the demonstration on 127.0.0.1
 cybercoop demo totp USER   the TOTP code a demo head or deputy signs with now
 cybercoop audit verify     walk the audit chain and report the first broken or missing entry
+cybercoop archive check    hash every archived official document again; name those missing or altered
 cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
 cybercoop node …           this node on the federation: init, show, check PEER, outbox
 cybercoop documents …      signers' keys: ca PARTY, issue USERNAME, import USERNAME FILE.p12, show PARTY
@@ -23,6 +24,7 @@ SETTINGS = "cybercoop.settings"
 # Top-level verbs that are management commands of the same name, with their own sub-commands.
 COMMAND_ALIASES = {
     "audit": "Audit log: `cybercoop audit verify`.",
+    "archive": "Archive of official documents: `cybercoop archive check [--sweep]`.",
     "rules": "Rule catalogue: `cybercoop rules report`.",
     "i18n": "Translations: `cybercoop i18n extract|compile|check`.",
     "node": "Federation node: `cybercoop node init|show|check|outbox`.",

@@ -101,3 +101,88 @@ def test_a_tampered_document_is_recorded_invalid_with_its_reason(
     assert not check.valid
     assert check.reasons
     assert services.checks_for([attachment.id])[attachment.id] == check
+
+
+@pytest.mark.rule("P6.3")
+def test_a_signed_document_is_archived_with_its_kind_name_number_body_and_signer(
+    clock, kz_body, ru_body, kz_head, sign_kz_head_credential, sign_authenticator, settings, tmp_path
+):
+    from cybercoop.audit import archive
+    from cybercoop.audit.models import AuditEntry
+
+    settings.MEDIA_ROOT = tmp_path
+    code = sign_authenticator(kz_head).code()
+    signed = services.sign_document(data=_request(kz_body, ru_body, kz_head), actor=kz_head, body=kz_body, code=code)
+    record = archive.find(sha256=hashlib.sha256(signed.pdf).hexdigest())
+    assert record is not None
+    assert record.sha256 == signed.sha256
+    assert (record.kind, record.name, record.reference, record.body_code, record.archived_by) == (
+        "request",
+        signed.filename,
+        "KZ-MIA-2026-00001",
+        kz_body.code,
+        kz_head,
+    )
+    assert archive.read(record) == signed.pdf  # the signed bytes, not the unsigned rendering
+    assert services.verify_received(pdf=archive.read(record), sending_body=kz_body).valid
+    entry = AuditEntry.objects.get(action="audit:document:archived")
+    assert entry.data["sha256"] == signed.sha256
+    assert "KZ-MIA-2026-00001" not in str(entry.data)
+
+
+def test_a_signature_in_an_act_that_rolls_back_leaves_no_archived_document(
+    clock, kz_body, ru_body, kz_head, sign_kz_head_credential, sign_authenticator, settings, tmp_path
+):
+    from django.db import transaction
+
+    from cybercoop.audit.models import ArchivedDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    code = sign_authenticator(kz_head).code()
+
+    class SendingFailed(Exception):
+        pass
+
+    def sign_then_fail() -> None:
+        with transaction.atomic():
+            services.sign_document(data=_request(kz_body, ru_body, kz_head), actor=kz_head, body=kz_body, code=code)
+            raise SendingFailed
+
+    with pytest.raises(SendingFailed):
+        sign_then_fail()
+    assert not ArchivedDocument.objects.exists()
+
+
+def test_a_wrong_code_archives_nothing(
+    clock, kz_body, ru_body, kz_head, sign_kz_head_credential, sign_authenticator, settings, tmp_path
+):
+    from cybercoop.audit.models import ArchivedDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    right = sign_authenticator(kz_head).code()
+    with pytest.raises(InvalidInput):
+        services.sign_document(
+            data=_request(kz_body, ru_body, kz_head), actor=kz_head, body=kz_body, code=wrong_code(right)
+        )
+    assert not ArchivedDocument.objects.exists()
+    assert not (tmp_path / "archive").exists()
+
+
+def test_an_unsigned_letter_is_archived_once_by_its_content(clock, kz_body, ru_body, kz_officer, settings, tmp_path):
+    from cybercoop.audit import archive
+    from cybercoop.documents.render import render
+
+    settings.MEDIA_ROOT = tmp_path
+    data = _request(kz_body, ru_body, kz_officer)
+    pdf = render(data).pdf
+    record = services.archive_document(pdf=pdf, data=data, body=kz_body, actor=kz_officer, target=kz_officer)
+    again = services.archive_document(pdf=render(data).pdf, data=data, body=kz_body, actor=kz_officer)
+    assert again.pk == record.pk  # the same data renders the same bytes
+    assert (record.kind, record.name, record.reference, record.body_code) == (
+        "request",
+        services.filename(data),
+        data.number,
+        kz_body.code,
+    )
+    assert (record.object_type, record.object_id) == ("accounts.user", str(kz_officer.pk))
+    assert archive.read(record) == pdf

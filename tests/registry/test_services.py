@@ -188,6 +188,77 @@ def test_the_original_is_stored_once_and_certified_copies_are_recorded_with_thei
         assert stored.read() == PDF + b"certified"
 
 
+@pytest.mark.rule("P19")
+def test_the_original_and_each_certified_copy_are_kept_in_the_archive_under_the_sha256_recorded(
+    secretariat, protocol, kz_body, ru_body, clock, settings, tmp_path
+):
+    from cybercoop.audit import archive
+    from cybercoop.audit.models import ArchivedDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    for party in (kz_body.party, ru_body.party):
+        services.record_event(actor=secretariat, instrument=protocol, party=party, kind="signed", on=D(2014, 12, 23))
+    instrument = services.store_original(
+        actor=secretariat, instrument=protocol, upload=SimpleUploadedFile("original.pdf", PDF)
+    )
+    original = archive.find(sha256=instrument.original_sha256)
+    assert original is not None
+    assert (original.kind, original.name, original.reference, original.archived_by) == (
+        "instrument_original",
+        f"{protocol.code}.pdf",
+        protocol.code,
+        secretariat,
+    )
+    assert (original.object_type, original.object_id) == ("registry.instrument", str(protocol.pk))
+    protocol.refresh_from_db()
+    assert protocol.original.name == original.file.name  # one file: the archive's
+    assert archive.read(original) == PDF
+
+    certified = PDF + b"% certified true copy"
+    copies = [
+        services.record_certified_copy(
+            actor=secretariat,
+            instrument=protocol,
+            party=party,
+            sent_on=D(2015, 1, 10),
+            upload=SimpleUploadedFile("c.pdf", certified),
+        )
+        for party in (kz_body.party, ru_body.party)
+    ]
+    kept = archive.find(sha256=copies[0].sha256)
+    assert kept is not None
+    assert kept.kind == "certified_copy"
+    assert (kept.object_type, kept.object_id) == ("registry.certifiedcopy", str(copies[0].pk))
+    assert kept.name == f"{protocol.code}-KZ-2015-01-10.pdf"
+    # The same certified text sent to a second signatory is one archived document, named by both copies.
+    assert {c.sha256 for c in copies} == {kept.sha256}
+    assert {c.file.name for c in copies} == {kept.file.name}
+    assert ArchivedDocument.objects.count() == 2
+    assert archive.check() == []
+
+
+@pytest.mark.rule("P19")
+def test_a_refused_original_or_copy_archives_nothing(secretariat, protocol, kz_body, clock, settings, tmp_path):
+    from cybercoop.audit.models import ArchivedDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    services.record_event(
+        actor=secretariat, instrument=protocol, party=kz_body.party, kind="signed", on=D(2014, 12, 23)
+    )
+    with pytest.raises(InvalidInput):
+        services.store_original(actor=secretariat, instrument=protocol, upload=SimpleUploadedFile("x.pdf", b"GIF89a"))
+    with pytest.raises(InvalidInput):  # no original yet
+        services.record_certified_copy(
+            actor=secretariat,
+            instrument=protocol,
+            party=kz_body.party,
+            sent_on=D(2015, 1, 10),
+            upload=SimpleUploadedFile("copy.pdf", PDF),
+        )
+    assert not ArchivedDocument.objects.exists()
+    assert not (tmp_path / "archive").exists()
+
+
 def test_a_file_that_is_not_a_pdf_is_refused(secretariat, protocol, clock, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     with pytest.raises(InvalidInput) as error:

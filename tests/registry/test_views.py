@@ -108,6 +108,63 @@ def test_the_original_and_a_certified_copy_through_the_screens(
     assert b"".join(download.streaming_content) == pdf
 
 
+@pytest.mark.rule("P19")
+def test_a_download_is_read_from_the_archive_and_an_altered_file_is_refused_not_served(
+    client, protocol, secretariat, kz_officer, kz_body, clock, settings, tmp_path
+):
+    from cybercoop.audit.models import ArchivedDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(secretariat)
+    pdf = b"%PDF-1.4\nthe original\n%%EOF"
+    client.post(PROTOCOL + "original/", {"file": SimpleUploadedFile("original.pdf", pdf, "application/pdf")})
+    client.post(
+        PROTOCOL + "copies/",
+        {"party": kz_body.party.pk, "sent_on": "2015-01-15", "file": SimpleUploadedFile("c.pdf", pdf + b"c")},
+    )
+    copy = protocol.certified_copies.get()
+    client.force_login(kz_officer)
+    download = client.get(f"{PROTOCOL}copies/{copy.pk}.pdf")
+    assert b"".join(download.streaming_content) == pdf + b"c"
+    assert download["Content-Type"] == "application/pdf"
+    assert f'filename="{protocol.code}-KZ-2015-01-15.pdf"' in download["Content-Disposition"]
+
+    original = ArchivedDocument.objects.get(kind="instrument_original")
+    (tmp_path / original.file.name).write_bytes(pdf.replace(b"original", b"forgery!"))
+    r = client.get(PROTOCOL + "original.pdf")
+    assert r.status_code == 500
+    assert r["Content-Type"].startswith("text/html")
+    html = r.content.decode()
+    assert "forgery" not in html
+    assert f"{protocol.code}.pdf" in html
+    assert "cybercoop archive check" in html
+    (tmp_path / original.file.name).unlink()
+    assert client.get(PROTOCOL + "original.pdf").status_code == 500
+    assert client.get(f"{PROTOCOL}copies/{copy.pk}.pdf").status_code == 200
+
+
+@pytest.mark.rule("P19")
+def test_an_original_stored_before_the_archive_is_still_checked_against_its_sha256(
+    client, protocol, kz_officer, settings, tmp_path
+):
+    import hashlib
+
+    from cybercoop.registry.models import Instrument
+
+    settings.MEDIA_ROOT = tmp_path
+    pdf = b"%PDF-1.4\nkept before the archive\n%%EOF"
+    (tmp_path / "instruments" / "originals").mkdir(parents=True)
+    (tmp_path / "instruments" / "originals" / "old.pdf").write_bytes(pdf)
+    Instrument.objects.filter(pk=protocol.pk).update(
+        original="instruments/originals/old.pdf", original_sha256=hashlib.sha256(pdf).hexdigest()
+    )
+    client.force_login(kz_officer)
+    download = client.get(PROTOCOL + "original.pdf")
+    assert b"".join(download.streaming_content) == pdf
+    (tmp_path / "instruments" / "originals" / "old.pdf").write_bytes(pdf + b"appended")
+    assert client.get(PROTOCOL + "original.pdf").status_code == 500
+
+
 @pytest.mark.rule("P4.2", "P4.3")
 def test_a_registrar_files_for_their_own_party_and_every_other_party_sees_it(
     client, protocol, kz_registrar, kz_body, ru_head, clock

@@ -261,19 +261,20 @@ class SignedActionForm(ActionForm):
         super().__init__(*args, **kwargs)
         if self.actor is None or not services.signing_required(actor=self.actor, case=self.case):
             del self.fields["code"]
+        else:  # the code comes last, under what it signs
+            self.order_fields([*(name for name in self.fields if name != "code"), "code"])
 
     def arguments(self) -> dict[str, Any]:
-        return {"code": self.cleaned_data["code"]} if "code" in self.fields else {}
+        data = dict(self.cleaned_data)
+        if "attachments" in data:
+            data["uploads"] = data.pop("attachments")
+        return data
 
 
 class ApproveForm(SignedActionForm):
     """Approve and send: attachments, and the code that signs the request where it is signed (P6.3, P6.5)."""
 
     attachments = attachments_field()
-    field_order = ["attachments", "code"]
-
-    def arguments(self) -> dict[str, Any]:
-        return {"uploads": self.cleaned_data["attachments"], **super().arguments()}
 
 
 class ReturnForm(ActionForm):
@@ -336,12 +337,12 @@ class InformationReplyForm(ActionForm):
         return {"answer": self.cleaned_data["answer"], "uploads": self.cleaned_data["attachments"]}
 
 
-class PostponementForm(ActionForm):
+class PostponementForm(SignedActionForm):
     until = forms.DateField(label=_("Postpone until"), widget=DATE, error_messages=DATE_ERRORS)
     reason = forms.CharField(label=_("Reason"), widget=TEXT, max_length=5000)
 
 
-class ConditionsForm(ActionForm):
+class ConditionsForm(SignedActionForm):
     conditions = forms.CharField(label=_("Conditions"), widget=TEXT, help_text=_("One per line."))
     reason = forms.CharField(label=_("Reason"), widget=TEXT, max_length=5000)
 
@@ -405,7 +406,7 @@ class ParticipationForm(ActionForm):
         return _people(self.cleaned_data["representatives"])
 
 
-class RefusalForm(ActionForm):
+class RefusalForm(SignedActionForm):
     partial = forms.TypedChoiceField(
         label=_("Refuse"),
         choices=[(NO, _("in full")), (YES, _("in part"))],
@@ -426,13 +427,8 @@ class RefusalForm(ActionForm):
     )
     attachments = attachments_field()
 
-    def arguments(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        data["uploads"] = data.pop("attachments")
-        return data
 
-
-class ResultsForm(ActionForm):
+class ResultsForm(SignedActionForm):
     summary = forms.CharField(label=_("Summary of the results"), widget=TEXT)
     attachments = attachments_field()
     costs_amount = forms.CharField(
@@ -443,8 +439,3 @@ class ResultsForm(ActionForm):
     )
     costs_currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
     costs_note = forms.CharField(label=_("About the costs"), widget=SHORT_TEXT, required=False, max_length=2000)
-
-    def arguments(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        data["uploads"] = data.pop("attachments")
-        return data

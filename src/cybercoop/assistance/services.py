@@ -374,7 +374,8 @@ def _send_request(*, actor: Any, case: Case, uploads: Uploads, urgent: bool, sec
     body = _request_body(case, actor)
     if signing:
         # Any refusal below rolls the whole approval back: no number is used, no message sent.
-        signed = _sign(case=case, actor=actor, kind=render.DocumentKind.REQUEST, second_factor=second_factor)
+        data = request_document(case=case, actor=actor, kind=render.DocumentKind.REQUEST)
+        signed = _sign(data=data, actor=actor, body=case.requesting_body, second_factor=second_factor)
         uploads = [_signed_upload(signed), *uploads]
         body[SIGNED_DOCUMENT] = _document_reference(signed)
     return _send(case=case, actor=actor, kind=Kind.REQUEST, body=body, uploads=uploads, locked=True)
@@ -396,9 +397,8 @@ def _confirm_urgent(*, actor: Any, case: Case, second_factor: Any) -> Case:
     if signing_required(actor=actor, case=case):
         if second_factor is None:
             _check_code(None)
-        signed = _sign(
-            case=case, actor=actor, kind=render.DocumentKind.URGENT_CONFIRMATION, second_factor=second_factor
-        )
+        data = request_document(case=case, actor=actor, kind=render.DocumentKind.URGENT_CONFIRMATION)
+        signed = _sign(data=data, actor=actor, body=case.requesting_body, second_factor=second_factor)
         uploads = [_signed_upload(signed)]
         body[SIGNED_DOCUMENT] = _document_reference(signed)
     case = _send(
@@ -430,20 +430,32 @@ SIGNED_DOCUMENT = "document"
 ACTS_ON_THE_REQUEST = frozenset(
     {Kind.RECEIPT, Kind.FORWARD, Kind.POSTPONEMENT, Kind.CONDITIONS, Kind.PARTICIPATION, Kind.RESULTS}
 )
-NOT_SIGNED = _("The request could not be signed.")
+NOT_SIGNED = _("The document could not be signed.")
+
+
+# Who signs the official documents of their body (P6.5): the head and the deputies.
+SIGNATORY_ROLES = frozenset({Role.HEAD, Role.DEPUTY})
 
 
 def signing_required(*, actor: Any, case: Case) -> bool:
-    """P6.5: whether approving (or confirming) the request takes a TOTP code and signs it: this node requires
-    signatures, or `actor` holds a usable signing certificate of the requesting body."""
-    return bool(settings.SIGNING_REQUIRED) or documents.signing_enabled_for(actor, case.requesting_body)
+    """P6.5: whether a document `actor` sends in this case (the request, its written confirmation, or a reply of
+    the requested body) takes a TOTP code and is signed: `actor` holds a usable signing certificate of the body
+    they act for, or this node requires signatures and `actor` is its head or a deputy. An officer's reply goes
+    unsigned (the Protocol asks the head's signature of requests; refusals are for the head or a deputy anyway)."""
+    side = case.side_of(actor.body_id)
+    if side is None:
+        return False
+    body = case.requesting_body if side == Side.REQUESTING else case.handling_body
+    if documents.signing_enabled_for(actor, body):
+        return True
+    return bool(settings.SIGNING_REQUIRED) and actor.role in SIGNATORY_ROLES
 
 
 def _check_code(code: str | None) -> None:
     if not (code or "").strip():
         raise InvalidInput(
             NOT_SIGNED,
-            errors={"code": [_("Enter the code your authenticator app shows: the request is signed as it is sent.")]},
+            errors={"code": [_("Enter the code your authenticator app shows: the document is signed as it is sent.")]},
         )
 
 
@@ -470,12 +482,18 @@ def _request_sections(case: Case) -> list[render.Section]:
         return [render.Section.of(key, str(text)) for key, text in values if str(text).strip()]
 
 
-def _urgent_reference(case: Case) -> str:
-    """P6.4: the urgent request a written confirmation confirms, by its number and the day it was sent."""
+def _request_reference(case: Case) -> str:
+    """The request a document confirms (P6.4) or answers, by its number and the day it was sent."""
     sent = exchange_selectors.conversation(conversation_id=case.id).filter(kind=Kind.REQUEST).first()
     day = (sent.created_at if sent is not None else clock.now()).astimezone(case.requesting_body.zone).date()
     with override(render.LANGUAGE):
         return str(_("No. %(number)s of %(date)s") % {"number": case.outgoing_number, "date": f"{day:%d.%m.%Y}"})
+
+
+def _signatory(actor: Any) -> tuple[str, str]:
+    """The signatory's name and position as a document prints them (the role's Russian name if no position)."""
+    with override(render.LANGUAGE):
+        return actor.full_name or actor.username, actor.position or str(Role(actor.role).label)
 
 
 def request_document(*, case: Case, actor: Any, kind: str = render.DocumentKind.REQUEST) -> render.DocumentData:
@@ -484,9 +502,8 @@ def request_document(*, case: Case, actor: Any, kind: str = render.DocumentKind.
     instrument as legal basis, and `actor` as the signatory (P6.2, P6.3, P6.5)."""
     sections = _request_sections(case)
     if kind == render.DocumentKind.URGENT_CONFIRMATION:
-        sections.insert(0, render.Section.of(render.SectionKey.URGENT_REQUEST, _urgent_reference(case)))
-    with override(render.LANGUAGE):
-        position = actor.position or str(Role(actor.role).label)
+        sections.insert(0, render.Section.of(render.SectionKey.URGENT_REQUEST, _request_reference(case)))
+    name, position = _signatory(actor)
     return render.DocumentData(
         kind=render.DocumentKind(kind),
         number=case.outgoing_number,
@@ -495,18 +512,17 @@ def request_document(*, case: Case, actor: Any, kind: str = render.DocumentKind.
         addressee=render.heading_for(case.requested_body),
         sections=sections,
         legal_basis=case.instrument.name_ru,
-        signatory_name=actor.full_name or actor.username,
+        signatory_name=name,
         signatory_position=position,
         title=case.subject,
         annex_language=case.annex_language if case.annex_language in render.ANNEX_LANGUAGES else None,
     )
 
 
-def _sign(*, case: Case, actor: Any, kind: str, second_factor: Any) -> documents.SignedDocument:
+def _sign(*, data: render.DocumentData, actor: Any, body: Body, second_factor: Any) -> documents.SignedDocument:
     """Render and sign the document; a missing certificate is said on the code field, where the signer acts."""
-    data = request_document(case=case, actor=actor, kind=kind)
     try:
-        return documents.sign_document(data=data, actor=actor, body=case.requesting_body, second_factor=second_factor)
+        return documents.sign_document(data=data, actor=actor, body=body, second_factor=second_factor)
     except InvalidInput as error:
         errors = dict(error.errors)
         if "certificate" in errors:
@@ -567,6 +583,89 @@ def _check_request_document(case: Case, kind: Kind) -> None:
         )
 
 
+# --- the requested body's replies as signed Russian letters (P7.6, P7.8, P9.2, P13) -----------------------------
+
+# The acts of the requested body that go as an official letter, signed where the sender signs (`signing_required`).
+LETTERS = frozenset({Kind.REFUSAL, Kind.POSTPONEMENT, Kind.CONDITIONS, Kind.RESULTS})
+
+
+def _reply_number(case: Case) -> str:
+    """The letter's registration number: the request's incoming number at the requested body (or, before its
+    receipt is registered, the requesting body's number) and the letter's place among the signed ones so far."""
+    base = case.incoming_number or case.outgoing_number
+    sent = (
+        exchange_selectors.conversation(conversation_id=case.id)
+        .filter(kind__in=LETTERS, sender_body=case.handling_body)
+        .values_list("body", flat=True)
+    )
+    count = sum(1 for body in sent if isinstance(body, dict) and SIGNED_DOCUMENT in body)
+    return f"{base}/{count + 1}"[: render.MAX_NUMBER]
+
+
+def _reply_sections(kind: Kind, body: dict[str, Any], attachments: Sequence[str]) -> list[render.Section]:
+    """What the letter states beyond its reference to the request, in Russian (P13), from the message's body."""
+    key = render.SectionKey
+    if kind == Kind.REFUSAL:
+        values = [(key.REFUSED_PART, body.get("refused_part", "")), (key.REASONS, body["reasons"])]
+    elif kind == Kind.POSTPONEMENT:
+        values = [(key.UNTIL, f"{dt.date.fromisoformat(body['until']):%d.%m.%Y}"), (key.REASONS, body["reason"])]
+    elif kind == Kind.CONDITIONS:
+        numbered = "\n".join(f"{n}. {text}" for n, text in enumerate(body["conditions"], start=1))
+        values = [(key.CONDITIONS, numbered), (key.REASONS, body["reason"])]
+    else:
+        costs = body.get("costs") or {}
+        stated = " ".join(filter(None, [costs.get("amount", ""), costs.get("currency", ""), costs.get("note", "")]))
+        values = [(key.SUMMARY, body["summary"]), (key.COSTS, stated)]
+    values.append((key.ATTACHMENTS, "\n".join(attachments)))
+    return [render.Section.of(k, str(text)) for k, text in values if str(text).strip()]
+
+
+def reply_document(
+    *, case: Case, actor: Any, kind: Kind, body: dict[str, Any], attachments: Sequence[str] = ()
+) -> render.DocumentData:
+    """The requested body's letter for a refusal (in full or in part, P9.2), a postponement or conditions (P7.6)
+    or the results (P7.8): from the handling body to the requesting body, with the request it answers, the
+    act's fields, the names of the files that go with it, and `actor` as the signatory."""
+    document_kind = {
+        Kind.REFUSAL: render.DocumentKind.PARTIAL_REFUSAL if body.get("partial") else render.DocumentKind.REFUSAL,
+        Kind.POSTPONEMENT: render.DocumentKind.POSTPONEMENT,
+        Kind.CONDITIONS: render.DocumentKind.CONDITIONS,
+        Kind.RESULTS: render.DocumentKind.RESULTS,
+    }[kind]
+    sections = [render.Section.of(render.SectionKey.REQUEST_REFERENCE, _request_reference(case))]
+    sections += _reply_sections(kind, body, attachments)
+    name, position = _signatory(actor)
+    return render.DocumentData(
+        kind=document_kind,
+        number=_reply_number(case),
+        date=clock.now().astimezone(case.handling_body.zone).date(),
+        sender=render.heading_for(case.handling_body),
+        addressee=render.heading_for(case.requesting_body),
+        sections=sections,
+        legal_basis=case.instrument.name_ru,
+        signatory_name=name,
+        signatory_position=position,
+        title=case.subject,
+    )
+
+
+def _send_letter(
+    *, case: Case, actor: Any, kind: Kind, body: dict[str, Any], uploads: Uploads, second_factor: Any
+) -> Case:
+    """Send a reply of LETTERS, with its letter signed and first among the files where `actor` signs; a refusal
+    by the rules below (a file refused, a code wrong or spent, no certificate) leaves the case as it was."""
+    if second_factor is not None or signing_required(actor=actor, case=case):
+        if second_factor is None:
+            _check_code(None)
+        for upload in uploads:  # a file refused after signing would waste the code
+            exchange.check_upload(upload=upload)
+        data = reply_document(case=case, actor=actor, kind=kind, body=body, attachments=[u.name or "" for u in uploads])
+        signed = _sign(data=data, actor=actor, body=case.handling_body, second_factor=second_factor)
+        uploads = [_signed_upload(signed), *uploads]
+        body = {**body, SIGNED_DOCUMENT: _document_reference(signed)}
+    return _send(case=case, actor=actor, locked=True, kind=kind, body=body, uploads=uploads)
+
+
 # --- the acts between the two bodies ------------------------------------------------------------------------
 
 
@@ -585,7 +684,30 @@ def _guard(*, case: Case, actor: Any, kind: Kind) -> Case:
         raise RuleViolation(transition.rules[0], reason)
     if side == Side.REQUESTED:
         _check_request_document(case, kind)
+    elif kind == Kind.CONDITIONS_REPLY:
+        _check_conditions_document(case)
     return case
+
+
+def _check_conditions_document(case: Case) -> None:
+    """P7.7: conditions are accepted (or declined) on their letter only if it verified on receipt: a signed letter
+    that failed is flagged on the case page and not answered."""
+    latest = (
+        exchange_selectors.conversation(conversation_id=case.id)
+        .filter(kind=Kind.CONDITIONS)
+        .order_by("-position")
+        .first()
+    )
+    signed = signed_documents([latest] if latest is not None else [])
+    checks = documents.checks_for([a.id for a in signed.values()])
+    for attachment in signed.values():
+        check = checks.get(attachment.id)
+        if check is not None and not check.valid:
+            raise RuleViolation(
+                "P7.7",
+                _("The signed letter of the conditions failed verification: %(reasons)s")
+                % {"reasons": "; ".join(check.reasons)},
+            )
 
 
 def _send(
@@ -720,9 +842,15 @@ def provide_information(*, actor: Any, case: Case, answer: str, uploads: Uploads
     return _send(case=case, actor=actor, locked=True, kind=Kind.INFO_REPLY, body={"answer": answer}, uploads=uploads)
 
 
+def postpone(*, actor: Any, case: Case, reason: str, until: dt.date, code: str | None = None) -> Case:
+    """P7.6: execution is postponed, with notice, where it could hinder proceedings in the requested State; the
+    notice is a letter signed with a fresh TOTP `code` where `actor` signs (`signing_required`)."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.WORK_ON_CASE)
+    return _postpone(actor=actor, case=case, reason=reason, until=until, second_factor=second_factor)
+
+
 @transaction.atomic
-def postpone(*, actor: Any, case: Case, reason: str, until: dt.date) -> Case:
-    """P7.6: execution is postponed, with notice, where it could hinder proceedings in the requested State."""
+def _postpone(*, actor: Any, case: Case, reason: str, until: dt.date, second_factor: Any) -> Case:
     case = _guard(case=case, actor=actor, kind=Kind.POSTPONEMENT)
     message = _("The execution could not be postponed.")
     today = clock.now().astimezone(case.handling_body.zone).date()
@@ -731,14 +859,24 @@ def postpone(*, actor: Any, case: Case, reason: str, until: dt.date) -> Case:
     if until > today + dt.timedelta(days=730):
         _refuse(message, {"until": _("The new date must be within two years.")})
     reason = _text(reason, "reason", message, 5000)
-    return _send(
-        case=case, actor=actor, locked=True, kind=Kind.POSTPONEMENT, body={"reason": reason, "until": until.isoformat()}
+    body = {"reason": reason, "until": until.isoformat()}
+    return _send_letter(
+        case=case, actor=actor, kind=Kind.POSTPONEMENT, body=body, uploads=(), second_factor=second_factor
+    )
+
+
+def propose_conditions(
+    *, actor: Any, case: Case, conditions: Sequence[str], reason: str, code: str | None = None
+) -> Case:
+    """P7.6: execution made conditional on terms set after consultations; a letter, signed as in `postpone`."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.WORK_ON_CASE)
+    return _propose_conditions(
+        actor=actor, case=case, conditions=conditions, reason=reason, second_factor=second_factor
     )
 
 
 @transaction.atomic
-def propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], reason: str) -> Case:
-    """P7.6: execution made conditional on terms set after consultations."""
+def _propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], reason: str, second_factor: Any) -> Case:
     case = _guard(case=case, actor=actor, kind=Kind.CONDITIONS)
     message = _("The conditions could not be proposed.")
     cleaned = [c.strip() for c in conditions if c.strip()]
@@ -747,8 +885,9 @@ def propose_conditions(*, actor: Any, case: Case, conditions: Sequence[str], rea
     if any(len(c) > 1000 for c in cleaned) or len(cleaned) > 20:
         _refuse(message, {"conditions": _("At most 20 conditions of at most 1,000 characters each.")})
     reason = _text(reason, "reason", message, 5000)
-    return _send(
-        case=case, actor=actor, locked=True, kind=Kind.CONDITIONS, body={"conditions": cleaned, "reason": reason}
+    body = {"conditions": cleaned, "reason": reason}
+    return _send_letter(
+        case=case, actor=actor, kind=Kind.CONDITIONS, body=body, uploads=(), second_factor=second_factor
     )
 
 
@@ -838,22 +977,46 @@ def decide_participation(
     return _send(case=case, actor=actor, locked=True, kind=Kind.PARTICIPATION, body=body)
 
 
-@transaction.atomic
 def refuse(
-    *, actor: Any, case: Case, reasons: str, partial: bool, refused_part: str = "", uploads: Uploads = ()
+    *,
+    actor: Any,
+    case: Case,
+    reasons: str,
+    partial: bool,
+    refused_part: str = "",
+    uploads: Uploads = (),
+    code: str | None = None,
 ) -> Case:
     """P9.1, P9.2: refuse in full or in part, where execution contradicts national law — always in writing,
-    with reasons, signed by the head or a deputy. A full refusal closes the case."""
+    with reasons, by the head or a deputy, the letter signed with a fresh TOTP `code` where they sign
+    (`signing_required`). A full refusal closes the case."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.REFUSE_REQUEST)
+    return _refuse_request(
+        actor=actor,
+        case=case,
+        reasons=reasons,
+        partial=partial,
+        refused_part=refused_part,
+        uploads=uploads,
+        second_factor=second_factor,
+    )
+
+
+@transaction.atomic
+def _refuse_request(
+    *, actor: Any, case: Case, reasons: str, partial: bool, refused_part: str, uploads: Uploads, second_factor: Any
+) -> Case:
     case = _guard(case=case, actor=actor, kind=Kind.REFUSAL)
     message = _("The refusal could not be sent.")
     reasons = _text(reasons, "reasons", message, 10000)  # P9.2: no refusal without reasons
     body: dict[str, Any] = {"reasons": reasons, "partial": partial}
     if partial:
         body["refused_part"] = _text(refused_part, "refused_part", message, 5000)
-    return _send(case=case, actor=actor, locked=True, kind=Kind.REFUSAL, body=body, uploads=uploads)
+    return _send_letter(
+        case=case, actor=actor, kind=Kind.REFUSAL, body=body, uploads=uploads, second_factor=second_factor
+    )
 
 
-@transaction.atomic
 def send_results(
     *,
     actor: Any,
@@ -863,13 +1026,27 @@ def send_results(
     costs_amount: str = "",
     costs_currency: str = "",
     costs_note: str = "",
+    code: str | None = None,
 ) -> Case:
     """P7.8: the results, as soon as possible, with attachments; this closes execution. P12: each Party bears
-    its own costs unless agreed otherwise; any costs and the agreed exception are recorded here."""
+    its own costs unless agreed otherwise; any costs and the agreed exception are recorded here. The covering
+    letter is signed with a fresh TOTP `code` where `actor` signs (`signing_required`)."""
+    second_factor = _second_factor(actor=actor, case=case, code=code, permission=Permission.WORK_ON_CASE)
+    costs = {"amount": costs_amount, "currency": costs_currency, "note": costs_note}
+    return _send_results(
+        actor=actor, case=case, summary=summary, uploads=uploads, costs=costs, second_factor=second_factor
+    )
+
+
+@transaction.atomic
+def _send_results(
+    *, actor: Any, case: Case, summary: str, uploads: Uploads, costs: dict[str, str], second_factor: Any
+) -> Case:
+    costs_amount, costs_currency, costs_note = costs["amount"], costs["currency"], costs["note"]
     case = _guard(case=case, actor=actor, kind=Kind.RESULTS)
     message = _("The results could not be sent.")
     summary = _text(summary, "summary", message)
-    costs: dict[str, Any] | None = None
+    stated: dict[str, Any] | None = None
     if costs_amount.strip():
         amount = _amount(costs_amount)
         if amount is None:
@@ -877,14 +1054,10 @@ def send_results(
         currency = costs_currency.strip().upper()
         if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
             _refuse(message, {"costs_currency": _("Give the currency as a three-letter code, such as KZT or RUB.")})
-        costs = {"amount": f"{amount:.2f}", "currency": currency, "note": costs_note.strip()[:2000]}
-    return _send(
-        case=case,
-        actor=actor,
-        locked=True,
-        kind=Kind.RESULTS,
-        body={"summary": summary, "costs": costs},
-        uploads=uploads,
+        stated = {"amount": f"{amount:.2f}", "currency": currency, "note": costs_note.strip()[:2000]}
+    body = {"summary": summary, "costs": stated}
+    return _send_letter(
+        case=case, actor=actor, kind=Kind.RESULTS, body=body, uploads=uploads, second_factor=second_factor
     )
 
 

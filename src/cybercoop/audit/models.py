@@ -1,10 +1,12 @@
-"""The audit log's tables: the entries, and the head that remembers the last one appended."""
+"""The audit log's tables: the entries, the head that remembers the last one appended, and the archive of
+official documents."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -90,3 +92,50 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.last_seq}"
+
+
+def _sha256_hex(value: str) -> None:
+    if not rules.is_sha256(value):
+        raise ValidationError(_("Not a SHA-256 digest."))
+
+
+def _archive_upload_to(instance: ArchivedDocument, filename: str) -> str:
+    return rules.archive_name(instance.sha256, instance.media_type)
+
+
+class ArchivedDocument(AppendOnlyModel):
+    """An official document kept whole, once, by its SHA-256 (issue 6; P19 for the depositary's instruments).
+
+    Only `audit.archive.keep` adds one; the file's name is made from the SHA-256 (`rules.archive_name`), so the
+    same bytes are never kept twice, and every read hashes the file again. Rows are never changed or removed
+    (the database refuses, migration 0003): what was kept, for which object, by whom and when stays on record.
+    """
+
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True, validators=[_sha256_hex])
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    media_type = models.CharField(_("type"), max_length=100)
+    file = models.FileField(_("file"), upload_to=_archive_upload_to, max_length=100)
+    kind = models.CharField(_("kind"), max_length=32, db_index=True)
+    name = models.CharField(_("file name"), max_length=200)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+    body_code = models.CharField(_("body code"), max_length=32, blank=True)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object"), max_length=64, blank=True)
+    archived_at = models.DateTimeField(_("archived"))
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("archived by"),
+    )
+
+    class Meta:
+        verbose_name = _("archived document")
+        verbose_name_plural = _("archived documents")
+        ordering = ["archived_at", "pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.sha256[:12]})"

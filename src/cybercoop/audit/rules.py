@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     NOTIFICATION_SENT = "accounts:notification:sent"
     LOG_VIEWED = "audit:log:viewed"
     CHAIN_VERIFIED = "audit:chain:verified"
+    DOCUMENT_ARCHIVED = "audit:document:archived"
+    ARCHIVE_ORPHANS_REMOVED = "audit:archive:orphans_removed"
     PARTY_CREATED = "registry:party:created"
     BODY_CREATED = "registry:body:created"
     INSTRUMENT_CREATED = "registry:instrument:created"
@@ -83,6 +85,8 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.NOTIFICATION_SENT: _("Notification sent"),
     AuditAction.LOG_VIEWED: _("Audit log viewed"),
     AuditAction.CHAIN_VERIFIED: _("Audit chain verified"),
+    AuditAction.DOCUMENT_ARCHIVED: _("Document archived"),
+    AuditAction.ARCHIVE_ORPHANS_REMOVED: _("Files without a record removed from the archive"),
     AuditAction.PARTY_CREATED: _("Party registered"),
     AuditAction.BODY_CREATED: _("Competent body registered"),
     AuditAction.INSTRUMENT_CREATED: _("Instrument registered"),
@@ -200,3 +204,72 @@ def check_chain(entries: Iterable[ChainEntry], head: tuple[int, str] | None) -> 
             return ChainReport(checked, ProblemKind.TRUNCATED, expected_seq)
         return ChainReport(checked, ProblemKind.ALTERED, expected_seq - 1)
     return ChainReport(checked)
+
+
+# --- the archive of official documents ------------------------------------------------------------------
+
+ARCHIVE_FOLDER = "archive"
+# The extension of an archived file, by its media type; any other type is kept as `.bin`.
+ARCHIVE_EXTENSIONS: Mapping[str, str] = {
+    "application/pdf": "pdf",
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/plain": "txt",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+}
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_sha256(value: str) -> bool:
+    """Is `value` a SHA-256 as the archive writes it: 64 lower-case hexadecimal digits?"""
+    return len(value) == 64 and set(value) <= _HEX
+
+
+def archive_name(sha256: str, media_type: str) -> str:
+    """Where the archive keeps the file of these bytes: `archive/<first 2 hex>/<sha256>.<ext>` (content-addressed,
+    so the same bytes always land on the same name and a name says what its bytes must hash to)."""
+    if not is_sha256(sha256):
+        raise ValueError(f"not a SHA-256: {sha256!r}")
+    extension = ARCHIVE_EXTENSIONS.get(media_type, "bin")
+    return f"{ARCHIVE_FOLDER}/{sha256[:2]}/{sha256}.{extension}"
+
+
+class ArchiveProblemKind(StrEnum):
+    MISSING = "missing"  # a record whose file is gone
+    ALTERED = "altered"  # a record whose file no longer hashes to its SHA-256
+    ORPHAN = "orphan"  # a file with no record (left by a rolled-back transaction): not damage
+
+
+@dataclass(frozen=True)
+class ArchiveProblem:
+    """What a check of the archive found: a damaged record (its id, SHA-256 and file), or a file without one."""
+
+    kind: ArchiveProblemKind
+    file_name: str
+    record_id: int | None = None
+    sha256: str = ""
+    name: str = ""
+
+    @property
+    def is_damage(self) -> bool:
+        """A record's document can no longer be given out as it was kept (an orphan harms nothing)."""
+        return self.kind != ArchiveProblemKind.ORPHAN
+
+    def message(self) -> str:
+        """A sentence for people, in the active language."""
+        templates = {
+            ArchiveProblemKind.MISSING: _(
+                "Archived document %(id)s (%(name)s, SHA-256 %(sha256)s): its file %(file)s is missing."
+            ),
+            ArchiveProblemKind.ALTERED: _(
+                "Archived document %(id)s (%(name)s, SHA-256 %(sha256)s): its file %(file)s has been altered."
+            ),
+            ArchiveProblemKind.ORPHAN: _("File %(file)s has no record in the archive."),
+        }
+        return templates[self.kind] % {
+            "id": self.record_id,
+            "name": self.name,
+            "sha256": self.sha256,
+            "file": self.file_name,
+        }

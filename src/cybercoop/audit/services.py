@@ -25,12 +25,22 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def _describe(target: Target) -> tuple[str, str]:
+def describe(target: Target) -> tuple[str, str]:
+    """The (type, id) an entry or an archived document stores for `target`: e.g. ("registry.instrument", "7")."""
     if target is None:
         return "", ""
     if isinstance(target, tuple):
         return target
     return target._meta.label_lower, str(target.pk)
+
+
+def lock_log() -> AuditHead:
+    """Take the lock every append takes (the head's row), held until the caller's transaction ends.
+
+    The archive takes it too, before it writes a file, so that a sweep of files without a record, which takes it
+    as well, never removes the file of a document whose record is not committed yet."""
+    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    return head
 
 
 @transaction.atomic
@@ -49,10 +59,10 @@ def record(
     the content of a case, since auditors see metadata, not content.
     """
     # Lock the head: two requests may append at once, and the chain must not fork.
-    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    head = lock_log()
     if body is None and actor is not None:
         body = getattr(actor, "body", None)
-    object_type, object_id = _describe(target)
+    object_type, object_id = describe(target)
     entry = AuditEntry(
         seq=head.last_seq + 1,
         # Stored to the microsecond by both databases; the hash is computed over the stored value.

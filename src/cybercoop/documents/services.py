@@ -4,7 +4,6 @@ received from another body, against the trust anchors the directory publishes fo
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import translation
 
+from cybercoop.audit import archive
+from cybercoop.audit.models import ArchivedDocument
 from cybercoop.core import clock
 from cybercoop.documents import otp, pki, render
 from cybercoop.documents.models import DocumentCheck
@@ -55,10 +56,12 @@ def sign_document(
 ) -> SignedDocument:
     """Render `data` in Russian and sign it for `body` as `actor` with the TOTP `code`: RuleViolation (P6.5) when
     `actor` is not its head or a deputy now, InvalidInput for a document that does not fit, a wrong or spent
-    code, or no usable certificate. Nothing is kept here: the caller attaches the PDF to its message."""
+    code, or no usable certificate. The signed PDF is archived (in the caller's transaction, if any); the caller
+    attaches it to its message."""
     from cybercoop.documents import signing
 
     rendered = render.render(data)
+    # Not one transaction with the signing: a wrong code must stay counted (sign_pdf checks it in its own).
     pdf = signing.sign_pdf(
         rendered.pdf,
         actor=actor,
@@ -67,7 +70,26 @@ def sign_document(
         second_factor=second_factor,
         reason=f"{data.kind}: {data.number}",
     )
-    return SignedDocument(pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), filename=filename(data), kind=str(data.kind))
+    kept = archive_document(pdf=pdf, data=data, body=body, actor=actor)
+    return SignedDocument(pdf=pdf, sha256=kept.sha256, filename=filename(data), kind=str(data.kind))
+
+
+def archive_document(
+    *, pdf: bytes, data: render.DocumentData, body: Any, actor: Any, target: Any = None
+) -> ArchivedDocument:
+    """Keep an official document in the node's archive: its kind, file name and number from `data`, issued by
+    `body`, kept by `actor`, belonging to `target` if given (a case, a message). Once per content: the same PDF
+    again gives the first record. In the caller's transaction, so that an act that rolls back leaves no record."""
+    return archive.keep(
+        content=pdf,
+        kind=str(data.kind),
+        name=filename(data),
+        reference=data.number,
+        body_code=getattr(body, "code", "") or "",
+        target=target,
+        actor=actor,
+        media_type=PDF,
+    )
 
 
 def check_code(*, actor: Any, code: str) -> otp.FreshCode:

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from cybercoop.audit import archive
 from cybercoop.audit import services as audit
-from cybercoop.audit.rules import AuditAction
+from cybercoop.audit.rules import AuditAction, archive_name
 from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput
 from cybercoop.core.permissions import Permission, require
@@ -34,6 +34,9 @@ from cybercoop.registry.models import (
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 PDF_MAGIC = b"%PDF-"
+# The kinds the archive keeps the depositary's documents under (P19).
+ORIGINAL_KIND = "instrument_original"
+CERTIFIED_COPY_KIND = "certified_copy"
 
 
 def _require(actor: Any, permission: Permission, obj: Any = None) -> None:
@@ -375,16 +378,25 @@ def store_original(*, actor: Any, instrument: Instrument, upload: UploadedFile[b
     message = _("The original could not be stored.")
     if instrument.original_sha256:
         _refuse(message, {"file": _("The original of this instrument is already stored; it is never replaced.")})
-    content, digest = _read_pdf(upload, "file", message)
-    instrument.original.save(f"{instrument.code}.pdf", ContentFile(content), save=False)
-    instrument.original_sha256 = digest
+    content, _digest = _read_pdf(upload, "file", message)
+    # The original lives in the archive (hashed again on every download); the instrument names its file.
+    kept = archive.keep(
+        content=content,
+        kind=ORIGINAL_KIND,
+        name=f"{instrument.code}.pdf",
+        reference=instrument.code,
+        target=instrument,
+        actor=actor,
+    )
+    instrument.original = kept.file.name
+    instrument.original_sha256 = kept.sha256
     instrument.original_uploaded_at = clock.now()
     instrument.save(update_fields=["original", "original_sha256", "original_uploaded_at"])
     audit.record(
         action=AuditAction.ORIGINAL_STORED,
         actor=actor,
         target=instrument,
-        data={"sha256": digest, "size_bytes": len(content)},
+        data={"sha256": kept.sha256, "size_bytes": len(content)},
     )
     return instrument
 
@@ -407,17 +419,29 @@ def record_certified_copy(
         errors["sent_on"] = _("This date is before the instrument was adopted for signature.")
     _refuse(message, errors)
     content, digest = _read_pdf(upload, "file", message)
+    reference = f"{instrument.code}-{party.code}-{sent_on.isoformat()}"
     copy = CertifiedCopy(
         instrument=instrument,
         party=party,
         sent_on=sent_on,
+        # The copy lives in the archive, under the name its bytes give (kept just below, once the copy has its id).
+        file=archive_name(digest, archive.PDF),
         sha256=digest,
         size_bytes=len(content),
         recorded_at=clock.now(),
         recorded_by=actor,
     )
-    copy.file.save(f"{instrument.code}-{party.code}-{sent_on.isoformat()}.pdf", ContentFile(content), save=False)
     copy.save()
+    kept = archive.keep(
+        content=content,
+        kind=CERTIFIED_COPY_KIND,
+        name=f"{reference}.pdf",
+        reference=reference,
+        target=copy,
+        actor=actor,
+    )
+    if kept.file.name != copy.file.name:  # the same bytes archived before under another type: never for a PDF
+        raise RuntimeError(f"certified copy {copy.pk}: archived as {kept.file.name}, recorded as {copy.file.name}")
     audit.record(
         action=AuditAction.CERTIFIED_COPY_RECORDED,
         actor=actor,

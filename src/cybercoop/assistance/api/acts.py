@@ -12,6 +12,7 @@ from pydantic import Field
 from cybercoop.assistance import services
 from cybercoop.assistance.api.common import (
     BODY_CODE,
+    TOTP_CODE,
     CaseId,
     CaseInput,
     CaseOut,
@@ -60,11 +61,13 @@ class InformationIn(CaseInput):
 class PostponeIn(CaseInput):
     reason: str = Field(max_length=REASON)
     until: dt.date = Field(description="The new date (YYYY-MM-DD), within two years.")
+    code: str = TOTP_CODE
 
 
 class ConditionsIn(CaseInput):
     conditions: list[Condition] = Field(max_length=20, description="At most 20, each at most 1,000 characters.")
     reason: str = Field(max_length=REASON)
+    code: str = TOTP_CODE
 
 
 class ConditionsReplyIn(CaseInput):
@@ -96,6 +99,7 @@ class RefusalIn(CaseInput):
     reasons: str = Field(max_length=10000, description="P9.2: a refusal always states its reasons.")
     partial: bool = Field(default=False, description="Refuse only part of the request (P9.1).")
     refused_part: str = Field(default="", max_length=REASON, description="For a partial refusal: which part.")
+    code: str = TOTP_CODE
 
 
 class ResultsIn(CaseInput):
@@ -103,6 +107,7 @@ class ResultsIn(CaseInput):
     costs_amount: str = Field(default="", max_length=32, description="P12: costs, if any, such as 1500.00.")
     costs_currency: str = Field(default="", max_length=16, description="A three-letter code, such as KZT or RUB.")
     costs_note: str = Field(default="", max_length=2000, description="P12: the agreement on costs, if any.")
+    code: str = TOTP_CODE
 
 
 def _representatives(people: list[RepresentativeIn]) -> list[dict[str, str]]:
@@ -173,7 +178,11 @@ def provide_information(
 def postpone(request: HttpRequest, case_id: CaseId, payload: PostponeIn):
     """P7.6: execution postponed to a new date, with reasons, where it could hinder proceedings at home."""
     case = services.postpone(
-        actor=request.user, case=visible_case(request, case_id), reason=payload.reason, until=payload.until
+        actor=request.user,
+        case=visible_case(request, case_id),
+        reason=payload.reason,
+        until=payload.until,
+        code=payload.code,
     )
     return acted(request, case)
 
@@ -182,7 +191,11 @@ def postpone(request: HttpRequest, case_id: CaseId, payload: PostponeIn):
 def propose_conditions(request: HttpRequest, case_id: CaseId, payload: ConditionsIn):
     """P7.6: execution made conditional on terms; the requesting body accepts or declines them."""
     case = services.propose_conditions(
-        actor=request.user, case=visible_case(request, case_id), conditions=payload.conditions, reason=payload.reason
+        actor=request.user,
+        case=visible_case(request, case_id),
+        conditions=payload.conditions,
+        reason=payload.reason,
+        code=payload.code,
     )
     return acted(request, case)
 
@@ -249,6 +262,7 @@ def refuse_request(request: HttpRequest, case_id: CaseId, payload: Form[RefusalI
         partial=payload.partial,
         refused_part=payload.refused_part,
         uploads=uploads,
+        code=payload.code,
     )
     return acted(request, case)
 
@@ -268,5 +282,6 @@ def send_results(request: HttpRequest, case_id: CaseId, payload: Form[ResultsIn]
         costs_amount=payload.costs_amount,
         costs_currency=payload.costs_currency,
         costs_note=payload.costs_note,
+        code=payload.code,
     )
     return acted(request, case)

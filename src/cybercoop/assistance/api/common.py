@@ -40,6 +40,14 @@ Uploads = File[list[UploadedFile]]
 
 Errors = dict[str, str | Promise]  # field → the reason it is refused
 SOME_FIELDS_NOT_VALID = _("Some fields are not valid.")
+TOTP_CODE = Field(
+    default="",
+    max_length=16,
+    description="P6.5: the signer's current TOTP code. Required when the caller signs what this act sends (they "
+    "hold a signing certificate of their body, or this node requires signatures and they are its head or a "
+    "deputy): the document is then signed and sent as the message's first attachment.",
+)
+
 UNKNOWN_BODY = _("Unknown body code.")
 UNKNOWN_INSTRUMENT = _("Unknown instrument code.")
 MALFORMED_FORM = _("The request body is not valid multipart form data.")

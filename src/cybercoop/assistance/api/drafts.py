@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cybercoop.assistance import services
 from cybercoop.assistance.api.common import (
+    TOTP_CODE,
     CaseId,
     CaseInput,
     CaseOut,
@@ -24,14 +25,6 @@ router = Router()
 
 class ReturnIn(CaseInput):
     comment: str = Field(max_length=5000, description="What must change.")
-
-
-TOTP_CODE = Field(
-    default="",
-    max_length=16,
-    description="P6.5: the signer's current TOTP code. Required when this node requires signatures or the caller "
-    "holds a signing certificate: the document is then signed and sent as the message's first attachment.",
-)
 
 
 class ApproveIn(CaseInput):
