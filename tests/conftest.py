@@ -34,6 +34,7 @@ def _test_settings(settings, tmp_path):
     """Fast password hashing; plain static storage (no collectstatic in unit tests); tasks run at once; uploaded,
     received and archived files in the test's own folder (never the checkout's var/media)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ATTACHMENTS_KEY_FILE = tmp_path / "attachments.key"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
     settings.STORAGES = {

@@ -48,6 +48,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from error
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of words; anything else is an error, not a silent default."""
+    value = env_str(name, default).strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     """A comma-separated list setting."""
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
@@ -126,6 +134,8 @@ DIRECTORY_SIGNING_KEY_FILE = Path(
 # The key that encrypts the signers' and the certificate authorities' private keys at rest (AES-256-GCM),
 # created on first use, mode 0600. Back it up with the database: without it the stored keys cannot be used.
 DOCUMENTS_KEY_FILE = Path(env_str("CYBERCOOP_DOCUMENTS_KEY", str(DATA_DIR / "documents" / "keys.key")))
+# The key that wraps each attachment's own key (docs/security-at-rest.md): created on first use, mode 0600.
+ATTACHMENTS_KEY_FILE = Path(env_str("CYBERCOOP_ATTACHMENTS_KEY", str(DATA_DIR / "exchange" / "attachments.key")))
 # P6.5: every request must be signed by the head or a deputy when approved (a TOTP code at approval), and a
 # request received unsigned is not registered where the requested Party's profile requires a signature. When
 # false, a request is signed only if its approver holds a signing certificate.
@@ -166,7 +176,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_otp",
-    "django_otp.plugins.otp_totp",  # the second factor for signing (documents.otp)
+    "django_otp.plugins.otp_totp",  # the second factor: at sign-in and for signing (accounts.services)
     # Domains, lowest first (docs/architecture.md).
     "cybercoop.core",
     "cybercoop.audit",
@@ -179,17 +189,22 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The security headers first, so that every answer carries them: static files, redirects and refusals made by
+    # the middleware below included (docs/security.md).
     "django.middleware.security.SecurityMiddleware",
+    "cybercoop.core.middleware.PermissionsPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cybercoop.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session gave a TOTP code
+    "cybercoop.accounts.middleware.SecondFactorMiddleware",
     "cybercoop.accounts.middleware.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     # django-axes must come last (STACK-NOTES).
     "axes.middleware.AxesMiddleware",
 ]
@@ -262,6 +277,13 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "cybercoop.accounts.views.locked_out"
 AXES_VERBOSE = False
+# A wrong TOTP code counts as a failed sign-in too (accounts.views.sign_in_code); like the password, it is masked in
+# what django-axes records of the request.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "current_code"]
+
+# Issue 7: who must give a TOTP code at sign-in. "signers": the head and the deputies must (they sign, P6.5), the
+# others may enrol an authenticator and then give its codes too; "all": every user must (docs/security.md).
+SECOND_FACTOR = env_choice("CYBERCOOP_SECOND_FACTOR", "signers", ("signers", "all"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -272,12 +294,18 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+# Lets the domain's owner submit it to the browsers' preload list; the header alone submits nothing.
+SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# No page of a node uses the camera, the microphone, the position or payments (core.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -122,7 +122,14 @@ def test_each_recipient_reads_the_subject_in_their_own_language(kz_officer, kk_o
         "kz.officer.kk": ("Жүйеге кіру орындалды", "«Жүйеден шығу орындалды» токені кері қайтарылды."),
         "ru.officer": ("Signed in", "The token “Signed out” has been revoked."),
     }
-    assert AuditEntry.objects.filter(action="accounts:notification:sent").count() == 1
+    # One audit entry per body of the recipients, each in that body's name (an auditor sees only their Party's).
+    entries = {
+        e.body_label: e.data["recipients"] for e in AuditEntry.objects.filter(action="accounts:notification:sent")
+    }
+    assert entries == {
+        kz_officer.body.code: ["kz.officer", "kz.officer.kk"],
+        ru_officer.body.code: ["ru.officer"],
+    }
 
 
 @pytest.mark.parametrize("url", ["https://evil.example/", "//evil.example/", "javascript:alert(1)", "registry/"])

@@ -26,6 +26,7 @@ from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.demo import signers
 from cybercoop.documents import pki, render
 from cybercoop.documents import services as documents
+from cybercoop.exchange import at_rest
 from cybercoop.exchange import rules as exchange_rules
 from cybercoop.exchange import services as exchange
 from cybercoop.exchange.models import Attachment, Message
@@ -60,8 +61,7 @@ def awaiting_approval(officer, requested_body, protocol, **overrides):
 
 
 def content(attachment) -> bytes:
-    with attachment.file.open("rb") as stored:
-        return stored.read()
+    return at_rest.open(attachment)  # stored encrypted at rest
 
 
 def request_message(case):

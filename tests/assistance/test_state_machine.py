@@ -650,7 +650,11 @@ def case_machine(world: World) -> type[RuleBasedStateMachine]:
                     Kind.RESULTS: self.send_results,
                 }
                 for side in rules.Side:
-                    acts += [by_kind[k] for k in rules.allowed_kinds(state=current.state, side=side, derived=derived)]
+                    acts += [
+                        by_kind[k]
+                        for k in rules.allowed_kinds(state=current.state, side=side, derived=derived)
+                        if k in by_kind  # consent (P10.2) has its own tests: tests/assistance/test_consent.py
+                    ]
                 if world.other_body_of_the_same_state(current.handling_body) is None and self.forward in acts:
                     acts.remove(self.forward)
             if not acts:

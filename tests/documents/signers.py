@@ -11,7 +11,6 @@ import datetime as dt
 import functools
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.utils import translation
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.core import clock
 from cybercoop.documents import pki
+from tests.accounts.second_factor import Authenticator, wrong_code  # noqa: F401 - re-exported for the documents' tests
 
 
 @pytest.fixture(autouse=True)
@@ -78,28 +76,9 @@ def sign_kz_head_credential(kz_head, sign_kz_ca):
     return pki.issue_signer(kz_head)
 
 
-class Authenticator:
-    """The user's sign_authenticator app: a confirmed TOTP device, and the next code it would accept."""
-
-    def __init__(self, user) -> None:
-        self.device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-
-    def code(self) -> str:
-        """A right code not yet used: the current time step, or the next one if the current one is spent."""
-        self.device.refresh_from_db()
-        totp = TOTP(self.device.bin_key, self.device.step, self.device.t0, self.device.digits, self.device.drift)
-        step = max(totp.t(), self.device.last_t + 1)
-        totp.time = time.time() + (step - totp.t()) * self.device.step
-        return f"{totp.token():0{self.device.digits}d}"
-
-
 @pytest.fixture
 def sign_authenticator():
     return Authenticator
-
-
-def wrong_code(right: str) -> str:
-    return f"{(int(right) + 1) % 1_000_000:06d}"
 
 
 # --- a Party's own PKI, outside CyberCoop -------------------------------------------------------------------------

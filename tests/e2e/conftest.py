@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.nodes import start_node, stop_node
+
+# Assertions wait up to 30 s (Playwright's default is 5 s): CI runs the SQLite and PostgreSQL suites side by side on
+# two cores, and a page's first request to a node warms its worker up. A failing check still fails, only later.
+expect.set_options(timeout=30_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -4,18 +4,16 @@ verification on the case page (P6.3, P6.5, P13)."""
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import time
 
 import pytest
-from django_otp.oath import TOTP
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.documents.signers import _tool, make_ca, pdfsig, wrong_code
+from tests.documents.signers import _tool, make_ca, pdfsig
 from tests.e2e.test_requests import _act, _as, _draft, _state
-from tests.e2e.test_sign_in import _sign_in
+from tests.e2e.test_sign_in import _sign_in, authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +25,6 @@ HEAD_NAME = "Абдыкадыров Нурбек Темирович"
 BODY_NAME = "Министерство внутренних дел Кыргызской Республики"
 # The case page's verification line (P6.5), in Russian: the product's language for a user who has chosen none.
 VERIFIED = f"Подпись действительна: подписал(а) {HEAD_NAME}, руководитель органа «{BODY_NAME}»"
-STEP_SECONDS = 30  # django-otp's TOTP defaults, as the enrolment page creates the device
 
 
 @pytest.fixture(scope="module")
@@ -36,45 +33,6 @@ def kyrgyz_authority(node) -> str:
     authority = node.run("documents", "ca", "KG").stdout
     node.run("documents", "issue", HEAD)
     return authority
-
-
-class Authenticator:
-    """The head's authenticator app: the key read off the enrolment page, and codes of time steps not yet used."""
-
-    def __init__(self, secret: str) -> None:
-        self.key = base64.b32decode(secret)
-        self.last_step = -1
-
-    def _next_step(self) -> int:
-        # django-otp accepts a time step either side of its own, and each step once.
-        return max(int(time.time()) // STEP_SECONDS, self.last_step + 1)
-
-    def _code_at(self, step: int) -> str:
-        totp = TOTP(self.key, step=STEP_SECONDS, t0=0, digits=6)
-        totp.time = step * STEP_SECONDS + 1
-        return f"{totp.token():06d}"
-
-    def code(self) -> str:
-        """The code of the current time step, or of the next one if the current one is spent; spends it."""
-        self.last_step = self._next_step()
-        return self._code_at(self.last_step)
-
-    def wrong_code(self) -> str:
-        """A code the device does not accept now (spends nothing)."""
-        return wrong_code(self._code_at(self._next_step()))
-
-
-def _enrol(page: Page, node) -> Authenticator:
-    """Enrol an authenticator on the "Second factor" page, as a head does before signing anything."""
-    page.goto(node.url + "/documents/second-factor/")
-    expect(page.get_by_test_id("second-factor-status")).to_have_text("Аутентификатор не подключён.")
-    page.get_by_role("button", name="Подключить аутентификатор").click()
-    expect(page.get_by_test_id("second-factor-qr")).to_be_visible()
-    app = Authenticator(page.get_by_test_id("second-factor-secret").inner_text().strip())
-    page.get_by_label("Код из приложения").fill(app.code())
-    page.get_by_role("button", name="Подтвердить").click()
-    expect(page.get_by_test_id("second-factor-status")).to_have_text("Аутентификатор подключён.")
-    return app
 
 
 def _pdftotext(path) -> str:
@@ -92,8 +50,8 @@ def test_a_head_signs_with_a_code_and_the_pdf_downloads_signed_and_verified(
     _act(officer, "submit")
     _state(officer, "awaiting_approval")
 
-    head = _as(browser, node, HEAD)
-    app = _enrol(head, node)
+    head = _as(browser, node, HEAD)  # enrols the head's authenticator at this first sign-in (issue 7)
+    app = authenticator(node.url, HEAD)
     head.goto(url)
     approve = head.get_by_test_id("action-approve")
     approve.locator("summary").click()

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from joserfc import jwe
 
 from cybercoop.core import clock as clock_module
-from cybercoop.exchange import rules, services
+from cybercoop.exchange import at_rest, rules, services
 from cybercoop.exchange.federation import attachments, client, inbox, keys, outbox
 from cybercoop.exchange.federation.keys import PublicKeys
 from cybercoop.exchange.models import Attachment, InboundEnvelope, InboundState, Message, OutboxItem, OutboxState
@@ -134,8 +134,7 @@ def test_a_file_sent_in_chunks_is_kept_whole_and_given_to_its_message(ru, clock,
         (0, None, clock.now()),
         (1, None, clock.now()),
     ]
-    with rows[0].file.open("rb") as file:
-        assert file.read() == data
+    assert at_rest.open(rows[0]) == data  # stored encrypted at rest (tests/exchange/test_at_rest.py)
     assert rows[0].file.path.startswith(str(settings.MEDIA_ROOT))
 
 
@@ -176,8 +175,7 @@ def test_a_message_waiting_for_its_sender_s_earlier_one_takes_its_files_when_tha
     assert result["status"] == "accepted"
     stored = Message.objects.get(id=second["id"])
     [row] = stored.attachments.all()
-    with row.file.open("rb") as file:
-        assert file.read() == data
+    assert at_rest.open(row) == data
     assert InboundEnvelope.objects.get(message_id=second["id"]).state == InboundState.APPLIED
 
 
@@ -382,10 +380,11 @@ def _peer_attachments(ru_peer, message_id) -> list[list[str]]:
     the file it stored."""
     out = ru_peer.shell(
         "import hashlib\n"
+        "from cybercoop.exchange import at_rest\n"
         "from cybercoop.exchange.models import Attachment\n"
         f"for a in Attachment.objects.filter(message_id='{message_id}').order_by('position'):\n"
         "    print(a.id, a.name, a.media_type, a.size_bytes, a.sha256, a.uploaded_by_id,"
-        " hashlib.sha256(a.file.open('rb').read()).hexdigest())\n"
+        " hashlib.sha256(at_rest.open(a)).hexdigest())\n"
     )
     return [line.split() for line in out.splitlines()]
 
@@ -498,18 +497,25 @@ def test_the_peer_refuses_bad_chunks_with_clear_errors_and_keeps_nothing(kz, ru_
     assert _peer_kept(ru_peer) == before
 
 
-def test_a_file_the_peer_refuses_fails_its_message_which_is_retried_with_backoff(kz, ru_peer, media):
+def test_a_file_damaged_here_is_never_sent_and_its_message_is_retried_with_backoff(kz, ru_peer, media):
     data = _pdf(MiB + 100)
     stored = _stored("changed.pdf", data)
-    Path(stored.file.path).write_bytes(_pdf(MiB + 100))  # the stored bytes are no longer those of its manifest
+    before = _peer_kept(ru_peer)
+    path = Path(stored.file.path)
+    damaged = bytearray(path.read_bytes())
+    damaged[100] ^= 1
+    path.write_bytes(bytes(damaged))  # the stored bytes no longer decrypt (a peer's 422 is tested in this process)
     message = _send(kz, files=[stored])
     started = clock_module.now()
     assert outbox.deliver_due(now=started) == 1
 
     item = OutboxItem.objects.get(message=message)
     assert item.state == OutboxState.FAILED
-    assert item.last_error.startswith(f"attachment {stored.sha256[:12]} not uploaded: HTTP 422 from ")
-    assert item.last_error.endswith("the file's SHA-256 differs from the one it was sent under; it was discarded")
+    assert item.last_error == (
+        f"attachment {stored.sha256[:12]} not uploaded: the stored file cannot be read: "
+        "its file does not decrypt: changed on disk"
+    )
+    assert _peer_kept(ru_peer) == before  # not a byte of it was sent
     assert started + dt.timedelta(seconds=15) <= item.next_attempt_at <= started + dt.timedelta(seconds=30)
     count = ru_peer.shell(
         f"from cybercoop.exchange.models import Message; print(Message.objects.filter(id='{message.id}').count())"

@@ -191,12 +191,19 @@ def test_the_instrument_is_checked_on_the_day_the_message_was_made(ru, clock):
     [
         ({"instrument": "no-such-instrument"}, inbox.UNKNOWN_INSTRUMENT),
         ({"kind": "nobody.applies_this"}, inbox.UNKNOWN_KIND),
-        ({"marking": "top_secret"}, envelope.malformed("marking")),
+        ({"marking": "restricted"}, envelope.malformed("marking")),
     ],
 )
 def test_a_message_this_node_cannot_apply_is_rejected(ru, clock, changes, reason):
     message = wire_message(**changes)
     _assert_rejected(ru, _from_kz(ru, message), reason, message_id=message["id"])
+
+
+@pytest.mark.rule("P10.3")
+@pytest.mark.parametrize("marking", ["state_secret", "top_secret", "SECRET"])
+def test_a_message_marked_as_a_state_secret_is_rejected_and_nothing_of_it_is_kept(ru, clock, marking):
+    message = wire_message(marking=marking)
+    _assert_rejected(ru, _from_kz(ru, message), inbox.STATE_SECRET, message_id=message["id"])
 
 
 def test_a_message_whose_handler_fails_is_rejected_and_nothing_of_it_is_kept(ru, clock):

@@ -7,15 +7,17 @@ from typing import Annotated, Literal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from ninja import Path, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.security import HttpBearer
 from pydantic import Field
 
-from cybercoop.accounts import selectors, services
+from cybercoop.accounts import selectors, services, sign_in
 from cybercoop.accounts.models import ApiToken, Notification, User
 from cybercoop.core import clock
 from cybercoop.core.api import ERRORS, BoundedPagination, InputSchema
+from cybercoop.core.errors import DomainError
 from cybercoop.core.permissions import Permission, require
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class ApiTokenAuth(HttpBearer):
             logger.warning("API request with an invalid token refused")
             return None
         request.user = user
+        # A token is the API's second credential: what a session must prove with a TOTP code, it has proved.
+        request.authenticated_by_token = True  # type: ignore[attr-defined]
         translation.activate(user.language)
         request.LANGUAGE_CODE = user.language  # type: ignore[attr-defined]
         timezone.activate(user.body.zone)
@@ -162,9 +166,20 @@ def list_tokens(request: HttpRequest):
     return [_token(t) for t in selectors.tokens_of(user=request.user)]
 
 
+class SecondFactorNeeded(DomainError):
+    """A session that has not given the code its account needs may not issue a token (issue 7)."""
+
+    status_code = 403
+
+
 @router.post("/me/tokens", response={201: TokenIssuedOut, **ERRORS}, summary="Issue an API token")
 def issue_token(request: HttpRequest, payload: TokenIn):
+    """With a token, or from a session that gave every factor its account needs (the code of its authenticator)."""
     require(request.user, Permission.MANAGE_OWN_TOKENS)
+    if not getattr(request, "authenticated_by_token", False) and not sign_in.is_fully_verified(request):
+        raise SecondFactorNeeded(
+            _("Issuing a token needs a sign-in with the code of your authenticator: sign out, then sign in again.")
+        )
     token, raw = services.issue_api_token(user=request.user, name=payload.name, valid_days=payload.valid_days)
     return Status(201, TokenIssuedOut(**_token(token).model_dump(), token=raw))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
@@ -53,3 +55,29 @@ class TokenForm(forms.Form):
             "max_value": _("A token may be valid from 1 to 366 days."),
         },
     )
+
+
+def _code_field(label: Any, *, required: bool = True, autofocus: bool = False) -> forms.CharField:
+    attrs = {"autocomplete": "one-time-code", "inputmode": "numeric"}
+    if autofocus:
+        attrs["autofocus"] = "autofocus"
+    return forms.CharField(
+        label=label,
+        max_length=12,
+        required=required,
+        widget=forms.TextInput(attrs=attrs),
+        error_messages={"required": _("Enter the code from your authenticator app.")},
+    )
+
+
+class SecondFactorForm(forms.Form):
+    """The sign-in's second step: a code of the user's authenticator."""
+
+    code = _code_field(_("Code from the app"), autofocus=True)
+
+
+class ConfirmEnrolmentForm(forms.Form):
+    """The first code of the new authenticator, and one of the current one when it replaces it."""
+
+    code = _code_field(_("Code from the app"))
+    current_code = _code_field(_("Code from your current authenticator"), required=False)

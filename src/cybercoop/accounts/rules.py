@@ -8,6 +8,8 @@ alike): the role must hold the permission, and an object rule registered by the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db import models
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -107,3 +109,53 @@ def is_local_url(url: str) -> bool:
     if any(ord(character) < 32 or ord(character) == 127 for character in url):
         return False
     return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
+
+
+# --- the second factor (issue 7) ------------------------------------------------------------------
+
+
+class SecondFactorPolicy(StrEnum):
+    """Who must give a TOTP code at sign-in (`CYBERCOOP_SECOND_FACTOR`); whoever has an authenticator gives one."""
+
+    SIGNERS = "signers"  # the head and the deputies must (they sign, P6.5); everyone else may
+    ALL = "all"  # every user must
+
+
+# P6.5: the head of the body and a deputy sign; their accounts are the ones worth stealing.
+SIGNER_ROLES = frozenset({Role.HEAD, Role.DEPUTY})
+
+
+class SignInStep(StrEnum):
+    """What a sign-in still needs after the password."""
+
+    CODE = "code"  # a code of the user's authenticator
+    ENROL = "enrol"  # the user must enrol an authenticator first (and give its first code)
+
+
+def second_factor_required(*, role: str, policy: str) -> bool:
+    """True if a user of `role` must have an authenticator under `policy`; an unknown policy requires one."""
+    if policy == SecondFactorPolicy.SIGNERS:
+        return role in SIGNER_ROLES
+    return True
+
+
+def sign_in_step(*, role: str, policy: str, has_device: bool) -> SignInStep | None:
+    """The step a sign-in needs after a right password: a code if the user has an authenticator, enrolment if
+    they must have one and have none, else nothing."""
+    if has_device:
+        return SignInStep.CODE
+    if second_factor_required(role=role, policy=policy):
+        return SignInStep.ENROL
+    return None
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a user needs to add the device to an authenticator app: the secret, the otpauth URL and its QR code."""
+
+    secret: str
+    url: str
+    qr_svg: str
+
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return "Enrolment(…)"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 from typing import Any
 
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import rules
 from cybercoop.accounts.models import ApiToken, Notification, User
@@ -57,3 +62,43 @@ def notifications_of(*, user: User, unread_only: bool = False) -> QuerySet[Notif
 def unread_count(*, user: User) -> int:
     """How many of the user's notifications are unread (the header's counter)."""
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+# --- the second factor: one TOTP device per user (django-otp), at sign-in and for signing ---------------------------
+
+
+def second_factor_device(*, user: Any) -> Any:
+    """The user's confirmed TOTP device (the newest, should there be two), or None."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+
+
+def has_second_factor(*, user: Any) -> bool:
+    """True if `user` has a confirmed TOTP device."""
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def second_factor_required(*, user: Any) -> bool:
+    """True if `user` must have an authenticator (CYBERCOOP_SECOND_FACTOR and their role)."""
+    return rules.second_factor_required(role=user.role, policy=settings.SECOND_FACTOR)
+
+
+def sign_in_step(*, user: Any) -> rules.SignInStep | None:
+    """What `user`'s sign-in needs after the password: a code, enrolment, or nothing."""
+    return rules.sign_in_step(role=user.role, policy=settings.SECOND_FACTOR, has_device=has_second_factor(user=user))
+
+
+def enrolment_of(device: Any) -> rules.Enrolment:
+    """The secret of `device`, its otpauth URL and the URL's QR code (SVG), for an authenticator app."""
+    url = str(device.config_url)
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage)
+    return rules.Enrolment(
+        secret=base64.b32encode(device.bin_key).decode("ascii"),
+        url=url,
+        qr_svg=image.to_string(encoding="unicode"),
+    )
+
+
+def pending_enrolment(*, user: Any) -> rules.Enrolment | None:
+    """The unconfirmed device `user` is enrolling, if any (to show its QR code again)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return enrolment_of(device) if device is not None else None

@@ -1,4 +1,4 @@
-"""Every change to accounts: creation, language, sign-in events, API tokens and notifications."""
+"""Every change to accounts: creation, language, sign-in events, the second factor, API tokens and notifications."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import rules, selectors, tasks
 from cybercoop.accounts.models import ApiToken, Notification, User
@@ -112,9 +114,11 @@ def set_language(*, user: User, language: str) -> User:
 
 
 @transaction.atomic
-def record_sign_in(*, user: User) -> None:
-    """A user signed in."""
-    audit.record(action=AuditAction.SIGNED_IN, actor=user, target=user)
+def record_sign_in(*, user: User, second_factor: bool = False) -> None:
+    """A user signed in: with a password, and with a code of their authenticator when `second_factor`."""
+    audit.record(
+        action=AuditAction.SIGNED_IN, actor=user, target=user, data={"second_factor": "totp"} if second_factor else None
+    )
 
 
 @transaction.atomic
@@ -124,16 +128,143 @@ def record_sign_out(*, user: User) -> None:
 
 
 @transaction.atomic
-def record_failed_sign_in(*, username: str, locked_out: bool) -> None:
-    """A sign-in failed (wrong credentials, or refused during a lockout); the password is never kept."""
+def record_failed_sign_in(*, username: str, locked_out: bool, stage: str = "password") -> None:
+    """A sign-in failed (wrong credentials, or refused during a lockout) at `stage`, "password" or "second_factor"
+    (a wrong code after a right password); the password and the code are never kept."""
     known = selectors.get_user(username=username)
+    data = {"username": username[:150]}
+    if stage != "password":
+        data["stage"] = stage
     audit.record(
         action=AuditAction.LOCKED_OUT if locked_out else AuditAction.SIGN_IN_FAILED,
         actor=None,
         body=known.body if known is not None else None,
         target=known,
-        data={"username": username[:150]},
+        data=data,
     )
+
+
+# --- the second factor: one TOTP device per user (django-otp) -------------------------------------------------------
+# The same device opens a sign-in (issue 7) and confirms a signature (documents.otp, P6.5), so one authenticator app
+# serves both. A code is accepted once: django-otp remembers the last time step used, and throttles wrong codes.
+
+DEVICE_NAME = "CyberCoop"
+CODE_REFUSED = _("The code was not accepted.")
+
+
+@transaction.atomic
+def start_enrolment(*, user: Any) -> rules.Enrolment:
+    """Create a new, unconfirmed TOTP device for `user` (replacing an earlier unconfirmed one) and show it.
+
+    Not audited: nothing changes for the user until the device is confirmed (`confirm_enrolment`)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    return selectors.enrolment_of(device)
+
+
+def _normalised(code: str) -> str:
+    return "".join(str(code).split())
+
+
+def _refuse(message: Any, field: str = "code") -> InvalidInput:
+    return InvalidInput(CODE_REFUSED, errors={field: [message]})
+
+
+def _was_used(device: Any, code: str) -> bool:
+    """True if `code` is a right code of a time step already spent (a replay, not a typo)."""
+    try:
+        token = int(code)
+    except ValueError:
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return bool(totp.verify(token, device.tolerance)) and totp.t() <= device.last_t
+
+
+def _check(device: Any, code: str, *, field: str = "code") -> InvalidInput | None:
+    """None if `code` is fresh and right for `device` (and spend it); otherwise the error to raise."""
+    allowed, _details = device.verify_is_allowed()
+    if not allowed:
+        return _refuse(_("Too many wrong codes: wait a minute, then use a new code."), field)
+    if device.verify_token(code):
+        return None
+    if _was_used(device, code):
+        return _refuse(_("This code has already been used: wait for the next one."), field)
+    return _refuse(_("The code is wrong."), field)
+
+
+def confirm_enrolment(*, user: Any, code: str, current_code: str = "") -> Any:
+    """Confirm `user`'s pending device with its first code and return it; it replaces their earlier device, whose
+    current code is then required too (a stolen session must not swap the second factor).
+
+    Not one atomic block on purpose: a wrong code is committed (django-otp's throttling) before it is refused."""
+    code = _normalised(code)
+    with transaction.atomic():
+        pending = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
+        if pending is None:
+            raise _refuse(_("There is no enrolment to confirm: start again."))
+        previous = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
+        error = None
+        if previous and not _normalised(current_code):
+            error = _refuse(_("To replace your authenticator, give a code from the current one too."), "current_code")
+        elif previous:
+            error = _check(previous[0], _normalised(current_code), field="current_code")
+        if error is None:
+            error = _check(pending, code)
+        if error is None:
+            TOTPDevice.objects.filter(pk__in=[device.pk for device in previous]).delete()
+            pending.confirmed = True
+            pending.save(update_fields=["confirmed"])
+            audit.record(
+                action=AuditAction.SECOND_FACTOR_ENROLLED,
+                actor=user,
+                target=("otp_totp.totpdevice", str(pending.pk)),
+                data={"replaced": len(previous)},
+            )
+            return pending
+    # Raised after the block has committed: the failed attempt stays counted for throttling.
+    raise error
+
+
+@transaction.atomic
+def reset_second_factor(*, user: Any, reason: str) -> int:
+    """The node's administrator removes `user`'s authenticator (a lost or stolen phone): the user enrols a new one
+    at their next sign-in (a head or deputy must, before anything else). Audited with the reason; returns how
+    many devices were removed. Refused without a reason."""
+    reason = " ".join(str(reason).split())
+    if not reason:
+        raise InvalidInput(
+            _("The second factor could not be reset."), errors={"reason": [_("Say why (lost phone, …).")]}
+        )
+    removed, _details = TOTPDevice.objects.filter(user=user).delete()
+    audit.record(
+        action=AuditAction.SECOND_FACTOR_RESET,
+        actor=None,
+        target=user,
+        data={"devices_removed": removed, "reason": reason[:500]},
+    )
+    return int(removed)
+
+
+def verify_second_factor(*, user: Any, code: str) -> Any:
+    """Accept a code of `user`'s confirmed device once and return the device; raise InvalidInput (field "code")
+    otherwise.
+
+    The device row is locked, so one code cannot open two sign-ins or signatures at once. The failed attempt is
+    committed before the error is raised (django-otp's throttling), unless the caller holds an outer transaction.
+    Not audited here: the sign-in records its outcome (`record_sign_in`, `record_failed_sign_in`), and a signature
+    records the document it signs."""
+    code = _normalised(code)
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("-pk").first()
+        if device is None:
+            error: InvalidInput | None = _refuse(
+                _("You have no second factor: enrol an authenticator app first, on the “Second factor” page.")
+            )
+        else:
+            error = _check(device, code)
+        if error is None:
+            return device
+    raise error
 
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
@@ -218,7 +349,7 @@ def _deliver(*, letters: list[tuple[User, str, str]], url: str, email: bool) -> 
             for user, subject, body in letters
         ]
     )
-    emailed = 0
+    emailed: dict[Any, int] = {}
     if email:
         for notification, (user, _subject, _body) in zip(notifications, letters, strict=True):
             if user.email:
@@ -228,18 +359,24 @@ def _deliver(*, letters: list[tuple[User, str, str]], url: str, email: bool) -> 
                     partial(tasks.send_email.enqueue, user.email, notification.subject, notification.body),
                     robust=True,
                 )
-                emailed += 1
-    if notifications:
-        # Metadata only: who was told and where the link points, never the subject or the text.
+                emailed[user.body_id] = emailed.get(user.body_id, 0) + 1
+    # Metadata only: who was told and where the link points, never the subject or the text. One entry per body of
+    # the recipients, in that body's name: an auditor sees their own Party's entries only, and who else was told
+    # (and the case the link names) is not theirs to see (P10.1).
+    by_body: dict[Any, list[tuple[Notification, User]]] = {}
+    for notification, (user, _subject, _body) in zip(notifications, letters, strict=True):
+        by_body.setdefault(user.body_id, []).append((notification, user))
+    for body_id, told in by_body.items():
         audit.record(
             action=AuditAction.NOTIFICATION_SENT,
             actor=None,
-            target=notifications[0] if len(notifications) == 1 else None,
+            body=told[0][1].body,
+            target=told[0][0] if len(told) == 1 else None,
             data={
-                "count": len(notifications),
-                "recipients": [user.username for user, _subject, _body in letters],
+                "count": len(told),
+                "recipients": [user.username for _notification, user in told],
                 "url": url,
-                "emails": emailed,
+                "emails": emailed.get(body_id, 0),
             },
         )
     return notifications

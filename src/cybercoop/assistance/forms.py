@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cybercoop.assistance import rules, selectors, services
 from cybercoop.assistance.models import Case
 from cybercoop.core import glossary
-from cybercoop.exchange.rules import Marking
+from cybercoop.exchange.rules import STATE_SECRET, STATE_SECRET_LABEL, Marking
 from cybercoop.registry.models import Body, Instrument, Party
 from cybercoop.registry.rules import PROFILE_LANGUAGE_LABELS, InstrumentKind, PartyKind
 from cybercoop.registry.selectors import PROTOCOL_CODE
@@ -169,7 +169,10 @@ class DraftForm(forms.Form):
         required=False,
         help_text=_("Sent at once, before the written approval; the head or a deputy confirms it within 72 hours."),
     )
-    marking = forms.ChoiceField(label=_("Marking"), choices=Marking.choices, initial=Marking.OFFICIAL)
+    # A state secret is in the list so that whoever reaches for it is told where it goes instead (P10.3).
+    marking = forms.ChoiceField(
+        label=_("Marking"), choices=[*Marking.choices, (STATE_SECRET, STATE_SECRET_LABEL)], initial=Marking.OFFICIAL
+    )
     purposes = forms.CharField(
         label=_("Permitted purposes of the information"),
         widget=SHORT_TEXT,
@@ -439,3 +442,89 @@ class ResultsForm(SignedActionForm):
     )
     costs_currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
     costs_note = forms.CharField(label=_("About the costs"), widget=SHORT_TEXT, required=False, max_length=2000)
+
+
+# --- purposes and consent (P10.2) --------------------------------------------------------------------------------
+
+
+class ConsentRequestForm(ActionForm):
+    """P10.2: ask the providing body's consent for one file it sent (the file is named by its SHA-256)."""
+
+    attachment = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    use = forms.ChoiceField(label=_("Use"), choices=rules.ConsentUse.choices)
+    target = forms.CharField(
+        label=_("Case number or body"),
+        max_length=rules.CONSENT_TARGET_MAX,
+        help_text=_("The number of the other case, or the body the information would go to."),
+    )
+    purpose = forms.CharField(label=_("Purpose"), widget=SHORT_TEXT, max_length=rules.CONSENT_PURPOSE_MAX)
+
+    def arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "attachment_sha256": data["attachment"],
+            "use": data["use"],
+            "target": data["target"],
+            "purpose": data["purpose"],
+        }
+
+
+class ConsentReplyForm(ActionForm):
+    """P10.2: the providing body grants (with any conditions) or refuses (with the reason) a request for consent."""
+
+    request = forms.CharField(label=_("Request for consent"), widget=forms.Select)
+    granted = forms.TypedChoiceField(
+        label=_("Your answer"),
+        choices=[(YES, _("Grant the consent")), (NO, _("Refuse the consent"))],
+        coerce=lambda value: value == YES,
+        widget=forms.RadioSelect,
+    )
+    conditions = forms.CharField(
+        label=_("Conditions of the consent"), widget=SHORT_TEXT, required=False, help_text=_("One per line.")
+    )
+    reason = forms.CharField(label=_("Reason for a refusal"), widget=SHORT_TEXT, required=False, max_length=5000)
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
+        pending = services.derive(case).pending_consents
+        self.fields["request"].widget.choices = [(c.request, f"{c.name} — {c.use_label}: {c.target}") for c in pending]
+
+    def clean_conditions(self) -> list[str]:
+        return _lines(self.cleaned_data["conditions"])
+
+    def arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["request_id"] = data.pop("request")
+        return data
+
+
+class CaseNumberChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Case) -> str:
+        number = obj.outgoing_number or obj.incoming_number or str(_("draft"))
+        return f"{number} — {obj.subject[:80]}"
+
+
+def reuse_targets(case: Case, actor: Any) -> Any:
+    """The other live cases of the actor's body, a file received in `case` may be used in (P10.2)."""
+    return (
+        selectors.visible_cases(viewer=actor)
+        .exclude(pk=case.pk)
+        .exclude(state=rules.CaseState.DISCARDED)
+        .only("id", "outgoing_number", "incoming_number", "subject")
+        .order_by("-updated_at")
+    )
+
+
+class ReuseForm(ActionForm):
+    """P10.2: use a file the other body provided in another case of the actor's body (with its consent)."""
+
+    attachment = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    target_case = CaseNumberChoiceField(label=_("Case"), queryset=Case.objects.none())
+
+    def __init__(self, *args: Any, case: Case, actor: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, actor=actor, **kwargs)
+        if actor is not None:
+            self.fields["target_case"].queryset = reuse_targets(case, actor)
+
+    def arguments(self) -> dict[str, Any]:
+        return {"attachment_sha256": self.cleaned_data["attachment"], "target_case": self.cleaned_data["target_case"]}

@@ -12,6 +12,7 @@ from cybercoop.assistance.models import Case
 from cybercoop.core import periodic
 from cybercoop.core.permissions import Permission, register_object_rule
 from cybercoop.documents import services as documents
+from cybercoop.exchange import at_rest
 from cybercoop.exchange import dispatch as exchange_dispatch
 from cybercoop.registry import selectors as registry
 
@@ -35,8 +36,7 @@ def check_documents(message: Any) -> None:
     for attachment in services.signed_documents([message]).values():
         try:
             with transaction.atomic():
-                with attachment.file.open("rb") as stored:
-                    pdf = stored.read()
+                pdf = at_rest.open(attachment)  # decrypted, its SHA-256 checked
                 verification = documents.verify_received(pdf=pdf, sending_body=message.sender_body)
                 documents.record_check(attachment=attachment, verification=verification)
         except Exception:  # the inbox must take the message even if the check itself breaks

@@ -202,3 +202,40 @@ class Clock(models.Model):
             closed_at=self.closed_at,
             until=self.until,
         )
+
+
+class ReusedInformation(models.Model):
+    """P10.2: a file another body provided in one case, used in another case of the same body with that body's
+    consent. Its purposes and conditions (those it came with, and the consent's) go with it wherever it is shown."""
+
+    target_case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="reused_information", verbose_name=_("case it is used in")
+    )
+    source_case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="+", verbose_name=_("case it was received in")
+    )
+    attachment = models.ForeignKey(
+        "exchange.Attachment", on_delete=models.PROTECT, related_name="+", verbose_name=_("file")
+    )
+    # The body that uses it: only its users see it in the other case (the other side of that case did not get it).
+    body = models.ForeignKey("registry.Body", on_delete=models.PROTECT, related_name="+", verbose_name=_("body"))
+    provided_by = models.ForeignKey(
+        "registry.Body", on_delete=models.PROTECT, related_name="+", verbose_name=_("provided by")
+    )
+    consent_request = models.UUIDField(_("consent request (message)"))
+    consented_at = models.DateTimeField(_("consent given"))
+    purposes = models.JSONField(_("permitted purposes"), default=list, blank=True)
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    used_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    used_at = models.DateTimeField(_("used"))
+
+    class Meta:
+        verbose_name = _("information used in another case")
+        verbose_name_plural = _("information used in other cases")
+        ordering = ["used_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["target_case", "attachment"], name="assistance_reused_once_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attachment_id} → {self.target_case_id}"

@@ -83,6 +83,8 @@ class Kind(StrEnum):
     PARTICIPATION = "assistance.participation"
     REFUSAL = "assistance.refusal"
     RESULTS = "assistance.results"
+    CONSENT_REQUEST = "assistance.consent_request"
+    CONSENT_REPLY = "assistance.consent_reply"
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,28 @@ TRANSITIONS: dict[Kind, Transition] = {
             ("P7.8", "P12"),
             _("Send the results"),
         ),
+        # P10.2: information received is used in another case, exported or passed to another body only with the
+        # consent of the body that provided it. Asked and answered in the case's conversation, in any state once
+        # the request was sent, without changing it. The answer binds the providing body: its head or a deputy
+        # gives it (REFUSE_REQUEST, the permission of the requested body's signatories, P9.2).
+        Transition(
+            Kind.CONSENT_REQUEST,
+            Side.REQUESTING,
+            SENT_STATES,
+            None,
+            Permission.WORK_ON_CASE,
+            ("P10.2",),
+            _("Ask consent to use information received"),
+        ),
+        Transition(
+            Kind.CONSENT_REPLY,
+            Side.REQUESTED,
+            SENT_STATES,
+            None,
+            Permission.REFUSE_REQUEST,
+            ("P10.2",),
+            _("Answer a request for consent"),
+        ),
     )
 }
 
@@ -324,6 +348,70 @@ def due_after_hours(start: dt.datetime, hours: int) -> dt.datetime:
     return (start + dt.timedelta(hours=hours)).astimezone(dt.UTC)
 
 
+class ConsentUse(models.TextChoices):
+    """P10.2: what a consent is asked for: information received, used beyond the case it came in."""
+
+    CASE = "case", _("Use in another case")
+    EXPORT = "export", _("Export")
+    TRANSFER = "transfer", _("Pass to another body")
+
+
+class ConsentStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting an answer")
+    GRANTED = "granted", _("Granted")
+    REFUSED = "refused", _("Refused")
+
+
+CONSENT_TARGET_MAX = 300
+CONSENT_PURPOSE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Consent:
+    """P10.2: a request for consent to use a file the other body provided, and its answer once given."""
+
+    request: str  # the consent request's message id
+    attachment: str  # SHA-256 of the file
+    name: str
+    use: str
+    target: str  # the other case's number, or the body it would go to
+    purpose: str
+    requested_at: dt.datetime
+    status: str = ConsentStatus.PENDING
+    conditions: tuple[str, ...] = ()
+    reason: str = ""
+    decided_at: dt.datetime | None = None
+
+    @property
+    def use_label(self) -> str:
+        return str(ConsentUse(self.use).label) if self.use in ConsentUse.values else self.use
+
+    @property
+    def status_label(self) -> str:
+        return str(ConsentStatus(self.status).label)
+
+
+def same_target(a: str, b: str) -> bool:
+    """A consent's target and a case's number name the same thing: compared trimmed, case-insensitive."""
+    return bool(a.strip()) and a.strip().casefold() == b.strip().casefold()
+
+
+def consent_for(consents: Iterable[Consent], *, attachment: str, use: str, targets: Iterable[str]) -> Consent | None:
+    """P10.2: the consent that decides a use of a file: a granted one if any; else the one still awaited; else the
+    latest refusal; None when none was asked for that file, use and target."""
+    names = [t for t in targets if t.strip()]
+    matching = [
+        c
+        for c in consents
+        if c.attachment == attachment and c.use == use and any(same_target(c.target, n) for n in names)
+    ]
+    for status in (ConsentStatus.GRANTED, ConsentStatus.PENDING, ConsentStatus.REFUSED):
+        found = [c for c in matching if c.status == status]
+        if found:
+            return found[-1]
+    return None
+
+
 @dataclass(frozen=True)
 class Derived:
     """Everything about a case that follows from its messages."""
@@ -341,6 +429,14 @@ class Derived:
     participation_pending: bool = False
     forwarded_from: tuple[str, ...] = ()
     clocks: tuple[ClockSpec, ...] = field(default_factory=tuple)
+    consents: tuple[Consent, ...] = ()  # P10.2, in the order asked
+
+    @property
+    def pending_consents(self) -> tuple[Consent, ...]:
+        return tuple(c for c in self.consents if c.status == ConsentStatus.PENDING)
+
+    def consent(self, request: str) -> Consent | None:
+        return next((c for c in self.consents if c.request == request), None)
 
     @property
     def next_due_at(self) -> dt.datetime | None:
@@ -367,6 +463,7 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
     values: dict[str, Any] = {}
     clocks: list[ClockSpec] = []
     forwarded_from: list[str] = []
+    consents: dict[str, Consent] = {}
     for message in messages:
         try:
             kind = Kind(message.kind)
@@ -466,6 +563,12 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
             values["participation_pending"] = False
         elif kind == Kind.REFUSAL and message.body.get("partial"):
             values["partially_refused"] = True
+        elif kind == Kind.CONSENT_REQUEST:
+            consents[message.id] = _consent_asked(message)
+        elif kind == Kind.CONSENT_REPLY:
+            asked = consents.get(str(message.body.get("request", "")))
+            if asked is not None and asked.status == ConsentStatus.PENDING:  # P10.2: answered once, never again
+                consents[asked.request] = _consent_answered(asked, message)
         if kind == Kind.RESULTS or (kind == Kind.REFUSAL and not message.body.get("partial")):
             state = CaseState.EXECUTED if kind == Kind.RESULTS else CaseState.REFUSED
             values["closed_at"] = message.created_at
@@ -480,7 +583,32 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
         urgent=urgent,
         forwarded_from=tuple(forwarded_from),
         clocks=tuple(clocks),
+        consents=tuple(consents.values()),
         **values,
+    )
+
+
+def _consent_asked(message: MessageFacts) -> Consent:
+    body = message.body
+    return Consent(
+        request=message.id,
+        attachment=str(body.get("attachment", "")),
+        name=str(body.get("name", "")),
+        use=str(body.get("use", "")),
+        target=str(body.get("target", "")),
+        purpose=str(body.get("purpose", "")),
+        requested_at=message.created_at,
+    )
+
+
+def _consent_answered(asked: Consent, message: MessageFacts) -> Consent:
+    granted = bool(message.body.get("granted"))
+    return replace(
+        asked,
+        status=ConsentStatus.GRANTED if granted else ConsentStatus.REFUSED,
+        conditions=tuple(str(c) for c in message.body.get("conditions") or ()) if granted else (),
+        reason="" if granted else str(message.body.get("reason", "")),
+        decided_at=message.created_at,
     )
 
 
@@ -508,6 +636,8 @@ def allowed_kinds(*, state: str, side: Side, derived: Derived) -> list[Kind]:
             continue
         if kind == Kind.FORWARD and derived.forwarded_from:
             continue  # forwarded once already: the competent body now has it
+        if kind == Kind.CONSENT_REPLY and not derived.pending_consents:
+            continue
         result.append(kind)
     return result
 
@@ -523,6 +653,8 @@ def refusal_reason(*, kind: Kind, state: str, side: Side | None, derived: Derive
             if transition.side == Side.REQUESTING
             else _("Only the requested body may do this.")
         )
+    if kind == Kind.CONSENT_REPLY and state in transition.from_states and not derived.pending_consents:
+        return _("No request for consent is awaiting an answer in this case.")
     if kind not in allowed_kinds(state=state, side=side, derived=derived):
         return _("This action is not possible while the case is “%(state)s”.") % {
             "state": CaseState(state).label if state in CaseState.values else state

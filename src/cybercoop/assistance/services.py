@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
+from django.utils import formats
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, override
@@ -22,7 +23,7 @@ from cybercoop.accounts import services as accounts
 from cybercoop.accounts.rules import Role
 from cybercoop.accounts.selectors import users
 from cybercoop.assistance import rules, selectors
-from cybercoop.assistance.models import Case, Clock
+from cybercoop.assistance.models import Case, Clock, ReusedInformation
 from cybercoop.assistance.rules import Kind, Side
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
@@ -33,7 +34,7 @@ from cybercoop.documents import render
 from cybercoop.documents import services as documents
 from cybercoop.exchange import selectors as exchange_selectors
 from cybercoop.exchange import services as exchange
-from cybercoop.exchange.rules import Marking
+from cybercoop.exchange.rules import STATE_SECRET_REFUSED, Marking, is_state_secret
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.models import Body
 
@@ -114,7 +115,9 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
     term = values.get("execution_term_days")
     if term is not None and (not isinstance(term, int) or not 1 <= term <= 365):
         errors["execution_term_days"] = _("An agreed term is from 1 to 365 days.")
-    if "marking" in values and values["marking"] not in Marking.values:
+    if "marking" in values and is_state_secret(values["marking"]):
+        errors["marking"] = STATE_SECRET_REFUSED
+    elif "marking" in values and values["marking"] not in Marking.values:
         errors["marking"] = _("Choose a marking from the list.")
     if "purposes" in values and (
         not isinstance(values["purposes"], list)
@@ -1242,4 +1245,168 @@ def notify_message(*, case: Case, kind: str, recipient_body: Body) -> None:
         body=_("Case %(number)s “%(subject)s”: %(act)s."),
         url=f"/cases/{case.pk}/",
         params={"act": label, "number": case.outgoing_number or case.subject[:60], "subject": case.subject[:200]},
+    )
+
+
+# --- purposes and consent (P10.2, P7.7) ------------------------------------------------------------------------
+
+CONSENT_LIMIT = 5000
+
+
+def received_files(*, case: Case, body_id: int) -> list[tuple[Any, Any]]:
+    """The files the other side provided in the case, as seen by `body_id`'s side: (message, attachment) pairs in
+    the order received. Each message carries the purposes and accepted conditions that go with its files (P7.7)."""
+    messages = (
+        exchange_selectors.conversation(conversation_id=case.id)
+        .exclude(sender_body_id=body_id)
+        .select_related("sender_body__party")
+        .prefetch_related("attachments")
+    )
+    return [(message, item) for message in messages for item in message.attachments.all()]
+
+
+def _provided(case: Case, body_id: int, sha256: str) -> tuple[Any, Any] | None:
+    return next(((m, a) for m, a in received_files(case=case, body_id=body_id) if a.sha256 == sha256), None)
+
+
+@transaction.atomic
+def request_consent(*, actor: Any, case: Case, attachment_sha256: str, use: str, target: str, purpose: str) -> Case:
+    """P10.2: ask the body that provided a file in this case for its consent to use it in another case, export it
+    or pass it to another body. Only for a file that body sent; one pending request per file, use and target."""
+    case = _guard(case=case, actor=actor, kind=Kind.CONSENT_REQUEST)
+    message = _("The consent could not be asked.")
+    errors: dict[str, Any] = {}
+    found = _provided(case, case.requesting_body_id, attachment_sha256)
+    if found is None:  # a consent for information the body did not provide
+        errors["attachment"] = _(
+            "%(body)s did not provide this file in this case: its consent is asked only for information it sent."
+        ) % {"body": case.handling_body.name}
+    if use not in rules.ConsentUse.values:
+        errors["use"] = _("Choose a use from the list.")
+    target, purpose = (target or "").strip(), (purpose or "").strip()
+    for name, value, limit in (
+        ("target", target, rules.CONSENT_TARGET_MAX),
+        ("purpose", purpose, rules.CONSENT_PURPOSE_MAX),
+    ):
+        if not value:
+            errors[name] = _("This field is required.")
+        elif len(value) > limit:
+            errors[name] = _("At most %(count)d characters.") % {"count": limit}
+    _refuse(message, errors)
+    earlier = rules.consent_for(derive(case).consents, attachment=attachment_sha256, use=use, targets=[target])
+    if earlier is not None and earlier.status == rules.ConsentStatus.PENDING:
+        _refuse(message, {"target": _("A request for this use of the file is already awaiting an answer.")})
+    if earlier is not None and earlier.status == rules.ConsentStatus.GRANTED:
+        _refuse(
+            message, {"target": _("%(body)s has already consented to this use.") % {"body": case.handling_body.name}}
+        )
+    assert found is not None
+    body = {"attachment": attachment_sha256, "name": found[1].name, "use": use, "target": target, "purpose": purpose}
+    return _send(case=case, actor=actor, locked=True, kind=Kind.CONSENT_REQUEST, body=body)
+
+
+@transaction.atomic
+def reply_to_consent(
+    *, actor: Any, case: Case, request_id: Any, granted: bool, conditions: Sequence[str] = (), reason: str = ""
+) -> Case:
+    """P10.2: the providing body's head or a deputy grants its consent (with conditions, if any) or refuses it
+    (with the reason). Each request is answered once."""
+    case = _guard(case=case, actor=actor, kind=Kind.CONSENT_REPLY)
+    message = _("The answer could not be sent.")
+    asked = derive(case).consent(str(request_id))
+    if asked is None:
+        raise InvalidInput(message, errors={"request": [_("There is no such request for consent in this case.")]})
+    if asked.status != rules.ConsentStatus.PENDING:
+        raise RuleViolation("P10.2", _("This request for consent has already been answered."))
+    body: dict[str, Any] = {"request": asked.request, "granted": bool(granted)}
+    if granted:
+        cleaned = [str(c).strip() for c in conditions if str(c).strip()]
+        if len(cleaned) > 20 or any(len(c) > 1000 for c in cleaned):
+            _refuse(message, {"conditions": _("At most 20 conditions of at most 1,000 characters each.")})
+        body["conditions"] = cleaned
+    else:
+        body["reason"] = _text(reason, "reason", message, CONSENT_LIMIT)
+    return _send(case=case, actor=actor, locked=True, kind=Kind.CONSENT_REPLY, body=body)
+
+
+def _when(instant: dt.datetime, body: Body) -> str:
+    return formats.date_format(instant.astimezone(body.zone).date(), "SHORT_DATE_FORMAT")
+
+
+@transaction.atomic
+def use_in_another_case(
+    *, actor: Any, source_case: Case, attachment_sha256: str, target_case: Case
+) -> ReusedInformation:
+    """P10.2: use a file the other body provided in `source_case` in another case of the actor's body — only with
+    that body's consent to this use in that case (by its number); its purposes and conditions go with it."""
+    first, second = sorted([source_case.pk, target_case.pk], key=str)  # one lock order for concurrent uses
+    locked = {pk: _lock(Case(pk=pk)) for pk in dict.fromkeys([first, second])}
+    source, target = locked[source_case.pk], locked[target_case.pk]
+    for case in (source, target):
+        if case.side_of(actor.body_id) is None:
+            raise PermissionDenied
+        require(actor, Permission.WORK_ON_CASE, case)
+    message = _("The information could not be used in that case.")
+    errors: dict[str, Any] = {}
+    if target.pk == source.pk:
+        errors["target_case"] = _("Choose another case than the one the information came in.")
+    elif target.state == rules.CaseState.DISCARDED:
+        errors["target_case"] = _("That draft has been discarded.")
+    found = _provided(source, actor.body_id, attachment_sha256)
+    if found is None:
+        errors["attachment"] = _("Only a file the other body provided in this case can be used in another case.")
+    _refuse(message, errors)
+    assert found is not None
+    sent, item = found
+    provider = sent.sender_body
+    consent = rules.consent_for(
+        derive(source).consents,
+        attachment=attachment_sha256,
+        use=rules.ConsentUse.CASE,
+        targets=[target.outgoing_number, target.incoming_number],
+    )
+    names = {"body": provider.name}
+    if consent is None:
+        raise RuleViolation("P10.2", _("%(body)s has not consented to this use: ask its consent first.") % names)
+    if consent.status == rules.ConsentStatus.REFUSED:
+        raise RuleViolation(
+            "P10.2", _("%(body)s has refused its consent to this use: %(reason)s") % {**names, "reason": consent.reason}
+        )
+    if consent.status == rules.ConsentStatus.PENDING:
+        raise RuleViolation(
+            "P10.2",
+            _("%(body)s is still to answer your request for consent of %(date)s.")
+            % {**names, "date": _when(consent.requested_at, actor.body)},
+        )
+    if ReusedInformation.objects.filter(target_case=target, attachment=item).exists():
+        _refuse(message, {"target_case": _("This file is already used in that case.")})
+    reused = ReusedInformation.objects.create(
+        target_case=target,
+        source_case=source,
+        attachment=item,
+        body=actor.body,
+        provided_by=provider,
+        consent_request=consent.request,
+        consented_at=consent.decided_at or consent.requested_at,
+        purposes=list(sent.purposes),
+        conditions=list(dict.fromkeys([*sent.conditions, *consent.conditions])),  # P7.7 and the consent's own
+        used_by=actor,
+        used_at=clock.now(),
+    )
+    audit.record(
+        action=AuditAction.INFORMATION_REUSED,
+        actor=actor,
+        target=target,
+        data={"source_case": str(source.pk), "attachment": str(item.pk), "consent_request": consent.request},
+    )
+    return reused
+
+
+def reused_information(*, case: Case, viewer: Any) -> list[ReusedInformation]:
+    """The information the viewer's body uses in this case from its other cases (P10.2): only its own users see
+    it, the other side of this case never received it."""
+    return list(
+        ReusedInformation.objects.filter(target_case=case, body_id=viewer.body_id)
+        .select_related("source_case", "attachment", "provided_by__party", "used_by")
+        .order_by("used_at")
     )

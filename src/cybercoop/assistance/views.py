@@ -19,7 +19,8 @@ from babel.dates import get_timezone_location
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +40,7 @@ from cybercoop.core.forms import add_service_errors
 from cybercoop.core.paging import CappedPaginator, PeekPaginator
 from cybercoop.core.permissions import Permission, require
 from cybercoop.documents import services as documents
+from cybercoop.exchange import at_rest, downloads
 from cybercoop.exchange import selectors as exchange
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.rules import PROFILE_LANGUAGE_LABELS
@@ -209,9 +211,46 @@ MESSAGE_ACTIONS: dict[Kind, Action] = {
     Kind.RESULTS: _message_action(
         Kind.RESULTS, "results", forms.ResultsForm, services.send_results, gettext_lazy("The results have been sent.")
     ),
+    Kind.CONSENT_REQUEST: _message_action(
+        Kind.CONSENT_REQUEST,
+        "consent-request",
+        forms.ConsentRequestForm,
+        services.request_consent,
+        gettext_lazy("The request for consent has been sent."),
+    ),
+    Kind.CONSENT_REPLY: _message_action(
+        Kind.CONSENT_REPLY,
+        "consent-reply",
+        forms.ConsentReplyForm,
+        services.reply_to_consent,
+        gettext_lazy("The answer has been sent."),
+    ),
 }
 
-ACTIONS: dict[str, Action] = {**DRAFT_ACTIONS, **{a.slug: a for a in MESSAGE_ACTIONS.values()}}
+
+def _use_in_another_case(*, actor: Any, case: Case, attachment_sha256: str, target_case: Case) -> Any:
+    return services.use_in_another_case(
+        actor=actor, source_case=case, attachment_sha256=attachment_sha256, target_case=target_case
+    )
+
+
+# P10.2: the acts on one file received from the other body, offered beside each such file (not among the panels).
+REUSE = Action(
+    slug="reuse",
+    label=gettext_lazy("Use in another case"),
+    rules=("P10.2",),
+    permission=Permission.WORK_ON_CASE,
+    form=forms.ReuseForm,
+    run=_use_in_another_case,
+    done=gettext_lazy("The file is now part of the other case, with its purposes and conditions."),
+)
+FILE_ACTIONS = frozenset({"reuse", "consent-request"})
+
+ACTIONS: dict[str, Action] = {
+    **DRAFT_ACTIONS,
+    **{a.slug: a for a in MESSAGE_ACTIONS.values()},
+    REUSE.slug: REUSE,
+}
 
 
 def draft_actions(user: Any, case: Case) -> list[Action]:
@@ -242,6 +281,8 @@ def allowed_actions(user: Any, case: Case, derived: rules.Derived) -> list[Actio
             continue
         if kind == Kind.FORWARD and not forms.forward_targets(case).exists():
             continue  # no other body of the same State to forward to
+        if kind == Kind.CONSENT_REQUEST:
+            continue  # asked beside each file received (`received_files`)
         actions.append(action)
     return actions
 
@@ -548,6 +589,8 @@ KIND_LABELS: dict[str, Promise] = {
     Kind.PARTICIPATION: gettext_lazy("Decision on participation"),
     Kind.REFUSAL: gettext_lazy("Refusal"),
     Kind.RESULTS: gettext_lazy("Results"),
+    Kind.CONSENT_REQUEST: gettext_lazy("Consent requested to use information"),
+    Kind.CONSENT_REPLY: gettext_lazy("Answer to a request for consent"),
 }
 
 # The texts a message may carry, in the order shown, with the same labels as the forms that write them.
@@ -594,6 +637,14 @@ def message_fields(message: Any) -> list[dict[str, Any]]:
         add(_("Reply"), _("The conditions are accepted") if body["accepted"] else _("The conditions are declined"))
     if "agreed" in body:
         add(_("Decision"), _("Participation agreed") if body["agreed"] else _("Participation refused"))
+    if message.kind == Kind.CONSENT_REQUEST:  # P10.2
+        use = body.get("use", "")
+        add(_("File"), body.get("name"))
+        add(_("Use"), rules.ConsentUse(use).label if use in rules.ConsentUse.values else use)
+        add(_("Case number or body"), body.get("target"))
+        add(_("Purpose"), body.get("purpose"))
+    if "granted" in body:
+        add(_("Answer"), _("Consent granted") if body["granted"] else _("Consent refused"))
     if body.get("until"):
         add(_("Postponed until"), _date(body["until"]))
     if body.get("expected_on"):
@@ -655,6 +706,51 @@ def timeline(messages: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def received_rows(
+    user: Any,
+    case: Case,
+    side: Side | None,
+    derived: rules.Derived,
+    failed: tuple[Action, forms.ActionForm] | None = None,
+) -> list[dict[str, Any]]:
+    """The files the other body provided, each with the purposes and accepted conditions that go with it (P7.7),
+    the consents asked for it, and, for the requesting body, the forms to ask consent and to use it in another of
+    its cases (P10.2). A form that failed comes back beside its file, with its errors."""
+    if side is None:
+        return []
+    rows = []
+    may_ask = (
+        side == Side.REQUESTING
+        and user.has_perm(Permission.WORK_ON_CASE, case)
+        and Kind.CONSENT_REQUEST in rules.allowed_kinds(state=case.state, side=side, derived=derived)
+    )
+    may_reuse = may_ask and forms.reuse_targets(case, user).exists()
+    for message, item in services.received_files(case=case, body_id=user.body_id):
+        row: dict[str, Any] = {
+            "message": message,
+            "file": item,
+            "label": KIND_LABELS.get(message.kind, message.kind),
+            "consents": [c for c in derived.consents if c.attachment == item.sha256],
+        }
+        for slug, allowed, form_class in (
+            ("consent-request", may_ask, forms.ConsentRequestForm),
+            ("reuse", may_reuse, forms.ReuseForm),
+        ):
+            if not allowed:
+                continue
+            form: forms.ActionForm = form_class(
+                initial={"attachment": item.sha256}, case=case, actor=user, auto_id=f"{slug}-{item.pk}-%s"
+            )
+            if failed is not None and failed[0].slug == slug and failed[1].data.get("attachment") == item.sha256:
+                form, row["failed"] = failed[1], slug
+            row[slug.replace("-", "_")] = {
+                "form": form,
+                "url": reverse(f"assistance:{slug}", kwargs={"case_id": case.pk}),
+            }
+        rows.append(row)
+    return rows
+
+
 def _case_page(
     request: HttpRequest,
     case: Case,
@@ -669,7 +765,9 @@ def _case_page(
     conversation = list(selectors.messages(case=case))
     derived = services.derive(case, conversation)
     actions = allowed_actions(user, case, derived)
-    if failed is not None and failed[0] not in actions and violation is None:
+    received = received_rows(user, case, side, derived, failed)
+    shown_with_file = failed is not None and any(row.get("failed") for row in received)
+    if failed is not None and failed[0] not in actions and violation is None and not shown_with_file:
         actions.append(failed[0])  # its errors must be seen, even if the case has moved on meanwhile
     panels = [
         {
@@ -690,6 +788,9 @@ def _case_page(
         "fields": request_fields(case),
         "clocks": clock_rows(selectors.clocks(case=case), now),
         "timeline": timeline(conversation),
+        "received": received,
+        "consents": derived.consents,
+        "reused": services.reused_information(case=case, viewer=user),
         "violation": violation,
         "viewer_zone": zone_name(str(timezone.get_current_timezone())),
     }
@@ -747,15 +848,20 @@ def act(request: HttpRequest, case_id: uuid.UUID, action: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment(request: HttpRequest, case_id: uuid.UUID, attachment_id: uuid.UUID) -> FileResponse:
-    """A file of a message of a case the viewer sees, always as a download of the type its content showed."""
+def attachment(request: HttpRequest, case_id: uuid.UUID, attachment_id: uuid.UUID) -> HttpResponseBase:
+    """A file of a message of a case the viewer sees, decrypted and checked against its SHA-256, always as a
+    download under safe headers (`exchange.downloads`); the error page, never a damaged file, when it fails.
+    Reading it is recorded, as in the API (P10.1)."""
     case = _case(request, case_id)
     item = exchange.attachment(attachment_id=attachment_id, conversation_id=case.id)
     if item is None:
         raise Http404
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.name, content_type=item.media_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    services.record_view(actor=request.user, case=case)
+    try:
+        return downloads.attachment_response(item)
+    except at_rest.AttachmentUnreadable as error:
+        context = {"title": _("The file cannot be given out"), "message": str(error.message)}
+        return render(request, "core/error.html", context, status=error.status_code)
 
 
 # --- the home page's panel ------------------------------------------------------------------------------------

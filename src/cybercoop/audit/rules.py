@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     SIGNER_CERTIFICATE_ISSUED = "documents:signer_certificate:issued"
     SIGNER_CERTIFICATE_IMPORTED = "documents:signer_certificate:imported"
     SECOND_FACTOR_ENROLLED = "documents:second_factor:enrolled"
+    SECOND_FACTOR_RESET = "accounts:second_factor:reset"
     DOCUMENT_SIGNED = "documents:document:signed"
     CASE_DRAFTED = "assistance:case:drafted"
     CASE_DRAFT_EDITED = "assistance:case:draft_edited"
@@ -71,6 +72,7 @@ class AuditAction(StrEnum):
     CASE_RETURNED = "assistance:case:returned_to_draft"
     CASE_DISCARDED = "assistance:case:discarded"
     CASE_VIEWED = "assistance:case:viewed"
+    INFORMATION_REUSED = "assistance:information:reused"
 
 
 ACTION_LABELS: dict[AuditAction, Promise] = {
@@ -115,6 +117,7 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.SIGNER_CERTIFICATE_ISSUED: _("Signer's certificate issued"),
     AuditAction.SIGNER_CERTIFICATE_IMPORTED: _("Signer's certificate imported"),
     AuditAction.SECOND_FACTOR_ENROLLED: _("Second factor (TOTP) enrolled"),
+    AuditAction.SECOND_FACTOR_RESET: _("Second factor (TOTP) reset by the node's administrator"),
     AuditAction.DOCUMENT_SIGNED: _("Document signed"),
     AuditAction.CASE_DRAFTED: _("Request drafted"),
     AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),
@@ -122,6 +125,7 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.CASE_RETURNED: _("Request returned to draft"),
     AuditAction.CASE_DISCARDED: _("Draft request discarded"),
     AuditAction.CASE_VIEWED: _("Case opened"),
+    AuditAction.INFORMATION_REUSED: _("Information used in another case with consent"),
 }
 
 

@@ -409,6 +409,47 @@ CASES = [
         ],
     ),
     (
+        # P10.2 (docs/safeguards.md): the Russian body received results with a file, under a condition it accepted;
+        # ru.officer may use the file in another case (the "incoming" one) only once the Kazakh body consents.
+        "consent",
+        "ru.officer",
+        "KZ-MIA",
+        False,
+        "Хищение криптовалюты через поддельный обменный сервис, сервер в г. Алматы",
+        [
+            (0, "ru.officer", "submit", {}),
+            (0, "ru.head", "approve", {}),
+            (1, "kz.officer", "receipt", {}),
+            (
+                3,
+                "kz.officer",
+                "conditions",
+                {
+                    "conditions": ["Сведения используются только по уголовному делу, указанному в запросе."],
+                    "reason": "Журналы содержат персональные данные абонентов (ст. 8 Закона РК о персональных данных).",
+                },
+            ),
+            (4, "ru.officer", "conditions_reply", {"accepted": True}),
+            (
+                8,
+                "kz.officer",
+                "results",
+                {
+                    "summary": "Сервер обменного сервиса установлен: ТОО «Дата-Хост», г. Алматы. "
+                    "Журналы подключений за октябрь 2026 г. прилагаются.",
+                    "files": [
+                        (
+                            "zhurnaly-podklyucheniy.csv",
+                            "время;IP;учётная запись\n"
+                            "2026-10-03T11:42:07+05:00;203.0.113.44;exchange-admin\n"
+                            "2026-10-05T02:15:31+05:00;198.51.100.9;exchange-admin\n",
+                        )
+                    ],
+                },
+            ),
+        ],
+    ),
+    (
         "draft",
         "kz.officer",
         "AM-MIA",

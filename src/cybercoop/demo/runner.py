@@ -145,7 +145,10 @@ def _print_welcome(urls: list[tuple[str, str]], logins: list[tuple[str, dict[str
     for url, login in logins:
         print(f"  {login['username']:<18} {login['role']:<12} {login['body']:<10} {url:<24} {login['full_name']}")
     print()
-    print("Heads and deputies sign what they approve with a code: `cybercoop demo totp USERNAME` prints it.")
+    print(
+        "Heads and deputies give a code after their password, and sign what they approve with one:"
+        " `cybercoop demo totp USERNAME` prints it."
+    )
     print()
     print("Press Ctrl-C to stop.")
     print(line, flush=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from cybercoop.accounts import selectors as account_selectors
@@ -180,6 +182,15 @@ CASE_FIELDS = {
 }
 
 
+def _with_files(args: dict[str, Any]) -> dict[str, Any]:
+    """A step's arguments with its `files` ((name, text) pairs) as the uploads the services take."""
+    args = dict(args)
+    files = args.pop("files", ())
+    if files:
+        args["uploads"] = [SimpleUploadedFile(name, text.encode(), content_type="text/plain") for name, text in files]
+    return args
+
+
 def _seed_cases(*, local_only: bool = False) -> None:
     """A few requests in different states, replayed through the services with the clock set back. With
     `local_only`, the requests of this node's users, as far as this node's users take them."""
@@ -191,7 +202,9 @@ def _seed_cases(*, local_only: bool = False) -> None:
         "send_urgent": lambda actor, case, args: assistance.send_urgent(actor=actor, case=case),
         "receipt": lambda actor, case, args: assistance.register_receipt(actor=actor, case=case),
         "information_request": lambda actor, case, args: assistance.request_information(actor=actor, case=case, **args),
-        "results": lambda actor, case, args: assistance.send_results(actor=actor, case=case, **args),
+        "results": lambda actor, case, args: assistance.send_results(actor=actor, case=case, **_with_files(args)),
+        "conditions": lambda actor, case, args: assistance.propose_conditions(actor=actor, case=case, **args),
+        "conditions_reply": lambda actor, case, args: assistance.reply_to_conditions(actor=actor, case=case, **args),
         "refuse_partly": lambda actor, case, args: assistance.refuse(actor=actor, case=case, partial=True, **args),
     }
     for index, (_key, author, to_body, urgent, subject, steps) in enumerate(data.CASES):

@@ -90,6 +90,11 @@ class Attachment(models.Model):
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     file = models.FileField(_("file"), upload_to="attachments/%Y/%m/")
+    # Encryption at rest (`at_rest`): the file's data key, wrapped by the node's attachments key of this id. Both
+    # empty for a file stored before encryption at rest, read as it is. Database defaults, so rows loaded in bulk
+    # (bench) need not name them.
+    key_id = models.CharField(_("attachments key id"), max_length=16, blank=True, default="", db_default="")
+    wrapped_key = models.BinaryField(_("data key (wrapped)"), blank=True, default=b"", db_default=b"", editable=False)
     uploaded_by = models.ForeignKey(
         "accounts.User",
         on_delete=models.PROTECT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
@@ -20,6 +21,23 @@ class Marking(models.TextChoices):
     PUBLIC = "public", _("Public")
     OFFICIAL = "official", _("Official use only")
     CONFIDENTIAL = "confidential", _("Confidential")
+
+
+# P10.3: state secrets are exchanged and protected only under the CSTO agreement of 18 June 2004, never here. A
+# marking that says so (in the form's list, from the API, or in an envelope) is refused with that channel named.
+STATE_SECRET = "state_secret"  # noqa: S105 - a marking, not a credential
+STATE_SECRET_LABEL = _("State secret")
+STATE_SECRET_MARKINGS = frozenset({STATE_SECRET, "secret", "top_secret", "special_importance"})
+STATE_SECRET_REFUSED = _(
+    "State secrets are not exchanged through CyberCoop (P10.3): they are passed and protected only through the "
+    "channels of the Agreement on mutual protection of classified information within the Collective Security "
+    "Treaty Organization of 18 June 2004. Remove the classified content, or send it through that channel."
+)
+
+
+def is_state_secret(marking: object) -> bool:
+    """Does this marking claim a state secret (P10.3)?"""
+    return isinstance(marking, str) and marking.strip().lower() in STATE_SECRET_MARKINGS
 
 
 def message_digest(fields: Mapping[str, Any]) -> str:
@@ -62,7 +80,8 @@ def sniff_media_type(head: bytes, name: str) -> str | None:
                 return media_type
         return "application/zip"
     try:
-        text = head.decode("utf-8")
+        # Not final: the first bytes may end inside a character (Cyrillic takes two), which is not an error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return None
     if "\x00" in text or not lowered.endswith(ALLOWED_TYPES["text/plain"]):

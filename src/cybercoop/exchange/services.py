@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +16,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
 from cybercoop.core.permissions import Permission, require
-from cybercoop.exchange import dispatch, rules, transports
+from cybercoop.exchange import at_rest, dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
 
 
@@ -48,7 +47,7 @@ def check_upload(*, upload: UploadedFile[bytes], field: str = "attachments") -> 
 
 @transaction.atomic
 def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "attachments") -> Attachment:
-    """Keep an uploaded file for a message to come (see `check_upload`)."""
+    """Keep an uploaded file for a message to come (see `check_upload`), encrypted at rest (P10.1, `at_rest`)."""
     content, name, media_type = check_upload(upload=upload, field=field)
     attachment = Attachment(
         name=name,
@@ -58,7 +57,7 @@ def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "a
         uploaded_by=actor,
         uploaded_at=clock.now(),
     )
-    attachment.file.save(f"{uuid.uuid4().hex}.bin", ContentFile(content), save=False)
+    at_rest.store_file(attachment, content)
     attachment.save()
     return attachment
 

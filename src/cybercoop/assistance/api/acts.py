@@ -1,15 +1,17 @@
-"""The acts between the two bodies once a request is sent, one POST each (P7.2–P7.8, P8, P9.1, P9.2, P12).
+"""The acts between the two bodies once a request is sent, one POST each (P7.2–P7.8, P8, P9.1, P9.2, P10.2, P12).
 Each is a message; the services check the state machine, the side and the role, and nothing half-applies."""
 
 import datetime as dt
+import uuid
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Form, Router
+from django.utils.translation import gettext_lazy as _
+from ninja import Form, Router, Status
 from ninja.decorators import decorate_view
 from pydantic import Field
 
-from cybercoop.assistance import services
+from cybercoop.assistance import rules, selectors, services
 from cybercoop.assistance.api.common import (
     BODY_CODE,
     TOTP_CODE,
@@ -17,6 +19,7 @@ from cybercoop.assistance.api.common import (
     CaseInput,
     CaseOut,
     Errors,
+    ReusedOut,
     Uploads,
     acted,
     aware,
@@ -24,6 +27,7 @@ from cybercoop.assistance.api.common import (
     check_uploads,
     multipart_checked,
     refuse,
+    reused_out,
     visible_case,
 )
 from cybercoop.core.api import ERRORS
@@ -285,3 +289,77 @@ def send_results(request: HttpRequest, case_id: CaseId, payload: Form[ResultsIn]
         code=payload.code,
     )
     return acted(request, case)
+
+
+# --- purposes and consent (P10.2) ------------------------------------------------------------------------------
+
+SHA256 = {"min_length": 64, "max_length": 64, "pattern": r"^[0-9a-fA-F]{64}$"}
+
+
+class ConsentRequestIn(CaseInput):
+    attachment: str = Field(**SHA256, description="SHA-256 of a file the other body sent in this case.")
+    use: str = Field(max_length=16, description=", ".join(rules.ConsentUse.values) + ".")
+    target: str = Field(
+        max_length=rules.CONSENT_TARGET_MAX, description="The other case's number, or the body it would go to."
+    )
+    purpose: str = Field(max_length=rules.CONSENT_PURPOSE_MAX)
+
+
+class ConsentReplyIn(CaseInput):
+    request: str = Field(min_length=1, max_length=64, description="The consent request's id (from `consents`).")
+    granted: bool
+    conditions: list[Condition] = Field(default=[], max_length=20, description="When granted: its conditions.")
+    reason: str = Field(default="", max_length=REASON, description="When refused: why.")
+
+
+class ReuseIn(CaseInput):
+    attachment: str = Field(**SHA256, description="SHA-256 of a file the other body sent in this case.")
+    target_case: uuid.UUID = Field(description="The id of another case of the caller's body.")
+
+
+@router.post("/{case_id}/consent-requests", response={200: CaseOut, **ERRORS}, summary="Ask consent to use information")
+def request_consent(request: HttpRequest, case_id: CaseId, payload: ConsentRequestIn):
+    """P10.2: ask the body that provided a file in this case for its consent to use it in another case, export it
+    or pass it to another body. Only for a file that body sent (422 otherwise, nothing stored)."""
+    case = services.request_consent(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        attachment_sha256=payload.attachment.lower(),
+        use=payload.use,
+        target=payload.target,
+        purpose=payload.purpose,
+    )
+    return acted(request, case)
+
+
+@router.post("/{case_id}/consent-replies", response={200: CaseOut, **ERRORS}, summary="Answer a request for consent")
+def reply_to_consent(request: HttpRequest, case_id: CaseId, payload: ConsentReplyIn):
+    """P10.2: the providing body's head or a deputy grants the consent (with any conditions) or refuses it (with
+    the reason); each request is answered once."""
+    case = services.reply_to_consent(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        request_id=payload.request,
+        granted=payload.granted,
+        conditions=payload.conditions,
+        reason=payload.reason,
+    )
+    return acted(request, case)
+
+
+@router.post("/{case_id}/reuse", response={201: ReusedOut, **ERRORS}, summary="Use information in another case")
+def use_in_another_case(request: HttpRequest, case_id: CaseId, payload: ReuseIn):
+    """P10.2: use a file the other body provided in this case in another case of the caller's body — only with
+    that body's consent to this use in that case (409 with the reason otherwise). Its purposes and conditions go
+    with it."""
+    case = visible_case(request, case_id)
+    errors: Errors = {}
+    target = selectors.get_case(viewer=request.user, case_id=payload.target_case)
+    if target is None:
+        errors["target_case"] = _("Unknown case.")
+    refuse(errors)
+    assert target is not None  # refused above
+    reused = services.use_in_another_case(
+        actor=request.user, source_case=case, attachment_sha256=payload.attachment.lower(), target_case=target
+    )
+    return Status(201, reused_out(reused))

@@ -3,7 +3,7 @@ attachments."""
 
 from typing import Annotated
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
@@ -32,8 +32,9 @@ from cybercoop.assistance.api.common import (
     with_open_clocks,
 )
 from cybercoop.core import clock
-from cybercoop.core.api import ERRORS
+from cybercoop.core.api import ERRORS, ErrorOut
 from cybercoop.core.permissions import Permission, require
+from cybercoop.exchange import downloads
 from cybercoop.exchange import selectors as exchange
 from cybercoop.exchange.rules import Marking
 
@@ -177,7 +178,7 @@ def list_messages(request: HttpRequest, case_id: CaseId):
 
 @router.get(
     "/{case_id}/attachments/{attachment_id}",
-    response=ERRORS,
+    response={**ERRORS, 500: ErrorOut},
     summary="Download an attachment",
     url_name="case_attachment",
     openapi_extra={
@@ -196,10 +197,6 @@ def download_attachment(request: HttpRequest, case_id: CaseId, attachment_id: At
     if attachment is None:
         raise Http404
     record_view(request, case)
-    response = FileResponse(
-        attachment.file.open("rb"), as_attachment=True, filename=attachment.name, content_type=attachment.media_type
-    )
-    # The type was checked by content on upload; the browser must not guess another, nor keep a copy.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    # Decrypted and checked before a byte is sent; a damaged file is an error with its message (AttachmentUnreadable,
+    # a DomainError), never a corrupted download. Safe headers: exchange.downloads.
+    return downloads.attachment_response(attachment)

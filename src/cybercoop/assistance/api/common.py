@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from cybercoop.assistance import rules, selectors, services
-from cybercoop.assistance.models import Case, Clock
+from cybercoop.assistance.models import Case, Clock, ReusedInformation
 from cybercoop.assistance.rules import CaseState, Kind, Side
 from cybercoop.core import clock
 from cybercoop.core.api import InputSchema
@@ -170,7 +170,20 @@ ACTION_OF_KIND: dict[Kind, str] = {
     Kind.PARTICIPATION: "participation",
     Kind.REFUSAL: "refusal",
     Kind.RESULTS: "results",
+    Kind.CONSENT_REQUEST: "consent-requests",
+    Kind.CONSENT_REPLY: "consent-replies",
 }
+
+
+class AttachmentOutRef(Schema):
+    """A file, and where to download it (GET, with the same token)."""
+
+    id: uuid.UUID
+    name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    url: str
 
 
 class NextDueOut(Schema):
@@ -216,6 +229,40 @@ class ClockOut(Schema):
     overdue: bool
 
 
+class ConsentOut(Schema):
+    """P10.2: a request for consent to use a file the other body provided, and its answer once given."""
+
+    request: uuid.UUID = Field(description="The consent request's message id (answer it by this id).")
+    attachment: str = Field(description="SHA-256 of the file.")
+    name: str
+    use: str = Field(description=", ".join(rules.ConsentUse.values) + ".")
+    use_label: str
+    target: str = Field(description="The other case's number, or the body the information would go to.")
+    purpose: str
+    requested_at: dt.datetime
+    status: str = Field(description=", ".join(rules.ConsentStatus.values) + ".")
+    status_label: str
+    conditions: list[str] = Field(description="The conditions of a granted consent.")
+    reason: str = Field(description="Why it was refused.")
+    decided_at: dt.datetime | None
+
+
+class ReusedOut(Schema):
+    """P10.2: a file of another case of the caller's body, used in this case with the providing body's consent."""
+
+    source_case: uuid.UUID
+    source_number: str
+    target_case: uuid.UUID
+    attachment: AttachmentOutRef = Field(description="The file; downloaded through its source case.")
+    provided_by: str = Field(description="The providing body's code.")
+    consent_request: uuid.UUID
+    consented_at: dt.datetime
+    purposes: list[str]
+    conditions: list[str] = Field(description="P7.7 and the consent's: they go with the file.")
+    used_by: str
+    used_at: dt.datetime
+
+
 class CaseOut(CaseItemOut):
     side: str | None = Field(description="The caller's side: requesting, requested, or none.")
     # P6.2: what the request states.
@@ -253,6 +300,11 @@ class CaseOut(CaseItemOut):
     clocks: list[ClockOut]
     allowed_actions: list[str] = Field(
         description="What the caller may do now: `edit` (PATCH) or the name of the POST under /cases/{case_id}/."
+    )
+    consents: list[ConsentOut] = Field(description="P10.2: consents asked to use information of the case.")
+    reused_information: list[ReusedOut] = Field(
+        description="P10.2: files of the caller's body's other cases used in this one, with their purposes and "
+        "conditions."
     )
 
 
@@ -337,7 +389,7 @@ def _clock(item: Clock, now: dt.datetime) -> ClockOut:
     )
 
 
-def allowed_actions(case: Case, user: Any) -> list[str]:
+def allowed_actions(case: Case, user: Any, derived: rules.Derived | None = None) -> list[str]:
     """What the caller may do now, as the services would allow it (the state machine, the side, the role)."""
     side = case.side_of(user.body_id)
     if side is None or case.state == CaseState.DISCARDED:
@@ -358,8 +410,45 @@ def allowed_actions(case: Case, user: Any) -> list[str]:
         if drafts:
             actions.append("discard")
         return actions
-    kinds = rules.allowed_kinds(state=case.state, side=side, derived=services.derive(case))
+    kinds = rules.allowed_kinds(state=case.state, side=side, derived=derived or services.derive(case))
+    if Kind.CONSENT_REQUEST in kinds and not services.received_files(case=case, body_id=user.body_id):
+        kinds.remove(Kind.CONSENT_REQUEST)  # P10.2: consent is asked for a file the other body provided
     return [ACTION_OF_KIND[k] for k in kinds if user.has_perm(rules.TRANSITIONS[k].permission, case)]
+
+
+def consent_out(consent: rules.Consent) -> ConsentOut:
+    return ConsentOut(
+        request=uuid.UUID(consent.request),
+        attachment=consent.attachment,
+        name=consent.name,
+        use=consent.use,
+        use_label=consent.use_label,
+        target=consent.target,
+        purpose=consent.purpose,
+        requested_at=consent.requested_at,
+        status=consent.status,
+        status_label=consent.status_label,
+        conditions=list(consent.conditions),
+        reason=consent.reason,
+        decided_at=consent.decided_at,
+    )
+
+
+def reused_out(item: ReusedInformation) -> ReusedOut:
+    source = item.source_case
+    return ReusedOut(
+        source_case=source.id,
+        source_number=source.outgoing_number or source.incoming_number,
+        target_case=item.target_case_id,
+        attachment=_attachment_ref(source, item.attachment),
+        provided_by=item.provided_by.code,
+        consent_request=item.consent_request,
+        consented_at=item.consented_at,
+        purposes=list(item.purposes),
+        conditions=list(item.conditions),
+        used_by=item.used_by.username,
+        used_at=item.used_at,
+    )
 
 
 def case_out(case: Case, user: Any) -> CaseOut:
@@ -368,6 +457,7 @@ def case_out(case: Case, user: Any) -> CaseOut:
     now = clock.now()
     clocks = list(selectors.clocks(case=case))
     side = case.side_of(user.body_id)
+    derived = services.derive(case) if side is not None else None
     return CaseOut(
         **_item_fields(case, clocks, now),
         side=side.value if side is not None else None,
@@ -401,7 +491,9 @@ def case_out(case: Case, user: Any) -> CaseOut:
         participation_pending=case.participation_pending,
         created_at=case.created_at,
         clocks=[_clock(c, now) for c in clocks],
-        allowed_actions=allowed_actions(case, user),
+        allowed_actions=allowed_actions(case, user, derived),
+        consents=[consent_out(c) for c in derived.consents] if derived is not None else [],
+        reused_information=[reused_out(r) for r in services.reused_information(case=case, viewer=user)],
     )
 
 
@@ -433,6 +525,17 @@ class AttachmentOut(Schema):
     url: str = Field(description="Where to download it (GET, with the same token).")
     signature: SignatureOut | None = Field(
         default=None, description="The check of the signed official document this file is; absent for other files."
+    )
+
+
+def _attachment_ref(case: Case, attachment: Attachment) -> AttachmentOutRef:
+    return AttachmentOutRef(
+        id=attachment.id,
+        name=attachment.name,
+        media_type=attachment.media_type,
+        size_bytes=attachment.size_bytes,
+        sha256=attachment.sha256,
+        url=reverse("api:case_attachment", kwargs={"case_id": str(case.id), "attachment_id": str(attachment.id)}),
     )
 
 

@@ -13,6 +13,9 @@ where a crash or a dropped connection left it.
 On the receiving node a file being uploaded is a folder of chunk files, each written whole (temporary file,
 fsync, rename), so a crash never leaves half a chunk: the offset this node announces is the sum of the
 chunks it holds. The last chunk joins them into the file, which is kept only if its SHA-256 is its name.
+Nothing received is kept in the clear (P10.1): each chunk file is one record sealed with the node's attachments
+key and bound to its sender, file and offset (`at_rest.seal_record`), the joined file is their run, and a message
+that takes the file stores it as an attachment encrypted under a data key of its own (`at_rest.store_file`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -33,11 +37,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.files import File
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from joserfc import jwe, jws
 from joserfc.jwe import JWERegistry
@@ -46,6 +50,7 @@ from joserfc.registry import HeaderParameter
 
 from cybercoop.core import clock
 from cybercoop.core.files import sync_folder, write_atomically
+from cybercoop.exchange import at_rest
 from cybercoop.exchange.federation import client, envelope, node
 from cybercoop.exchange.federation.envelope import Rejected
 from cybercoop.exchange.federation.keys import (
@@ -312,8 +317,8 @@ def status(*, sender_node: str, sha256: str) -> Held:
     with _locked(folder):  # not while a last chunk joins the others into the file
         if whole.is_file():
             os.utime(whole)
-            return Held(sha256, whole.stat().st_size, complete=True)
-        return Held(sha256, sum(path.stat().st_size for path in _chunks(folder / (sha256 + _PART_SUFFIX))), False)
+            return Held(sha256, _whole_size(whole), complete=True)
+        return Held(sha256, sum(_chunk_size(path) for path in _chunks(folder / (sha256 + _PART_SUFFIX))), False)
 
 
 def receive_chunk(token: str | bytes, *, sha256: str) -> Held:
@@ -331,7 +336,7 @@ def receive_chunk(token: str | bytes, *, sha256: str) -> Held:
         raise Refused(400, "the chunk goes past the end of the file its header describes")
     try:
         return _store(chunk)
-    except OSError as error:  # a full disk, a permission: this node's fault, the sender retries
+    except (OSError, ImproperlyConfigured) as error:  # a full disk, a permission, a bad key: the sender retries
         logger.exception("chunk of %s from node %r not stored", sha256, chunk.sender_node)
         raise Refused(503, f"this node could not store the chunk ({type(error).__name__})") from error
 
@@ -342,31 +347,40 @@ def _store(chunk: Chunk) -> Held:
     part = folder / (chunk.sha256 + _PART_SUFFIX)
     with _locked(folder):
         if whole.exists():  # finished already (by this sender's earlier attempt): nothing more to take
-            return Held(chunk.sha256, whole.stat().st_size, complete=True)
-        held = sum(path.stat().st_size for path in _chunks(part))
+            return Held(chunk.sha256, _whole_size(whole), complete=True)
+        held = sum(_chunk_size(path) for path in _chunks(part))
         if chunk.offset != held:
             raise Refused(409, f"wrong offset {chunk.offset}: this node holds {held} bytes of the file", offset=held)
         end = chunk.offset + len(chunk.data)
         if end < chunk.size and not chunk.data:
             raise Refused(400, "an empty chunk is only the whole of an empty file")
         part.mkdir(mode=0o700, exist_ok=True)
-        write_atomically(part / f"{chunk.offset:020d}", chunk.data, mode=0o600)
+        record = at_rest.seal_record(chunk.data, context=_context(folder, chunk.sha256), offset=chunk.offset)
+        write_atomically(part / f"{chunk.offset:020d}", record, mode=0o600)
         if end < chunk.size:
             return Held(chunk.sha256, end, complete=False)
         return _join(part, whole, sha256=chunk.sha256, sender_node=chunk.sender_node)
 
 
 def _join(part: Path, whole: Path, *, sha256: str, sender_node: str) -> Held:
-    """The chunks made one file, kept under its name only if that is its SHA-256; else all of it is discarded."""
-    digest = hashlib.sha256()
+    """The chunks made one file (their records, one after the other, as they are), kept under its name only if
+    that is its SHA-256; else all of it is discarded."""
+    digest, size = hashlib.sha256(), 0
+    context = _context(whole.parent, sha256)
     descriptor, temporary = tempfile.mkstemp(dir=whole.parent, prefix=".join-", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as out:
             for path in _chunks(part):
-                with path.open("rb") as source:
-                    while data := source.read(CHUNK_BYTES):
+                record = path.read_bytes()
+                try:
+                    for data in at_rest.open_records(io.BytesIO(record), context=context, offset=size):
                         digest.update(data)
-                        out.write(data)
+                        size += len(data)
+                except at_rest.RecordUnreadable as error:
+                    shutil.rmtree(part, ignore_errors=True)
+                    logger.error("upload of %s from node %r discarded: %s", sha256, sender_node, error)
+                    raise Refused(503, "a chunk this node held was damaged on its disk; send the file again") from None
+                out.write(record)
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != sha256:
@@ -379,14 +393,14 @@ def _join(part: Path, whole: Path, *, sha256: str, sender_node: str) -> Held:
         Path(temporary).unlink(missing_ok=True)
     shutil.rmtree(part, ignore_errors=True)
     logger.info("file %s received whole from node %r", sha256, sender_node)
-    return Held(sha256, whole.stat().st_size, complete=True)
+    return Held(sha256, size, complete=True)
 
 
 def take_files(message: dict[str, Any], *, sender_node: str) -> list[Attachment] | None:
     """The attachments of a message the inbox is about to apply, as unsaved rows with their files copied into
-    the attachments' storage; None while any file of its manifest is missing here, or is not of its size and
-    SHA-256 (the message is then held). Within the inbox's transaction: copies whose rows are not saved by the
-    time it commits (a message that did not apply) are removed then."""
+    the attachments' storage, encrypted at rest (`at_rest`); None while any file of its manifest is missing here, or
+    is not of its size and SHA-256 (the message is then held). Within the inbox's transaction: copies whose rows are
+    not saved by the time it commits (a message that did not apply) are removed then."""
     manifests = message["attachments"]
     if not manifests:
         return []
@@ -398,7 +412,7 @@ def take_files(message: dict[str, Any], *, sender_node: str) -> list[Attachment]
     with _locked(folder):
         for manifest in manifests:
             path = folder / manifest["sha256"]
-            if not path.is_file() or path.stat().st_size != manifest["size"]:
+            if not path.is_file():
                 _remove_copies(rows)
                 return None
             row = Attachment(
@@ -410,9 +424,16 @@ def take_files(message: dict[str, Any], *, sender_node: str) -> list[Attachment]
                 uploaded_by=None,
                 uploaded_at=now,
             )
-            with path.open("rb") as source:
-                copied = _copy_checked(source, row, sha256=manifest["sha256"])
-            if not copied:  # changed on disk since it was checked: not this file any more
+            try:
+                with path.open("rb") as source:
+                    data = b"".join(at_rest.open_records(source, context=_context(folder, manifest["sha256"])))
+            except at_rest.RecordUnreadable as error:
+                data = None
+                logger.error("received file %s of node %r does not open: %s", path.name, sender_node, error)
+            if data is not None and len(data) != manifest["size"]:
+                _remove_copies(rows)  # a manifest that misstates the file's size: not this file
+                return None
+            if data is None or not _copy_checked(data, row):  # changed on disk: not this file any more
                 logger.error("received file %s of node %r is damaged; it was discarded", path.name, sender_node)
                 path.unlink(missing_ok=True)
                 _remove_copies(rows)
@@ -423,16 +444,12 @@ def take_files(message: dict[str, Any], *, sender_node: str) -> list[Attachment]
     return rows
 
 
-def _copy_checked(source: IO[bytes], row: Attachment, *, sha256: str) -> bool:
-    """Copy a received file into the row's storage, if its bytes still hash to `sha256` (read twice: once to
-    check, once to copy, so nothing unchecked is ever stored)."""
-    digest = hashlib.sha256()
-    while data := source.read(CHUNK_BYTES):
-        digest.update(data)
-    if digest.hexdigest() != sha256:
+def _copy_checked(data: bytes, row: Attachment) -> bool:
+    """Keep a received file as the row's, encrypted at rest (`at_rest`), if its bytes still hash to the row's
+    SHA-256: nothing unchecked is ever stored."""
+    if hashlib.sha256(data).hexdigest() != row.sha256:
         return False
-    source.seek(0)
-    row.file.save(f"{uuid.uuid4().hex}.bin", File(source), save=False)
+    at_rest.store_file(row, data)
     return True
 
 
@@ -495,6 +512,21 @@ def _folder(sender_node: str) -> Path:
     return _root() / _folder_name(sender_node)
 
 
+def _context(folder: Path, sha256: str) -> bytes:
+    """What a received file's records are bound to: the sending node's folder and the file's SHA-256."""
+    return folder.name.encode("ascii") + b"\x00" + sha256.encode("ascii")
+
+
+def _chunk_size(path: Path) -> int:
+    """How many bytes of its file a chunk file holds: one record."""
+    return max(path.stat().st_size - at_rest.RECORD_OVERHEAD, 0)
+
+
+def _whole_size(path: Path) -> int:
+    with path.open("rb") as source:
+        return at_rest.records_size(source)
+
+
 def _chunks(part: Path) -> list[Path]:
     """The chunk files of an unfinished upload, in order, as long as each starts where the one before ends
     (a leftover temporary file, or anything out of place, does not count and is overwritten)."""
@@ -505,7 +537,7 @@ def _chunks(part: Path) -> list[Path]:
         if path.name != f"{held:020d}":
             continue
         chunks.append(path)
-        held += path.stat().st_size
+        held += _chunk_size(path)
     return chunks
 
 
@@ -576,33 +608,40 @@ def upload_file(
     token = status_token(sha256=attachment.sha256, sender=sender, recipient_node=recipient.node_id, at=clock.now())
     answer = _answered(*_request("GET", url, headers={"Authorization": f"CyberCoop {token}"}), url=url)
     held = _held(answer, url=url)
+    content = b"" if held.complete else _plaintext(attachment)
     sent, resyncs = 0, 0
-    with attachment.file.open("rb") as source:
-        while not held.complete:
-            source.seek(held.offset)
-            data = source.read(min(chunk_bytes, max(attachment.size_bytes - held.offset, 0)))
-            if not data and held.offset < attachment.size_bytes:
-                raise UploadError(f"the stored file is shorter than its {attachment.size_bytes} bytes")
-            body = chunk_token(
-                data,
-                sha256=attachment.sha256,
-                offset=held.offset,
-                size=attachment.size_bytes,
-                sender=sender,
-                recipient=recipient,
-            )
-            code, answer = _request("PUT", url, data=body.encode("ascii"))
-            if code == 409 and isinstance(answer.get("offset"), int) and resyncs < RESYNCS:
-                # Another attempt (an earlier worker whose lease ran out) got there first: go on from there.
-                resyncs += 1
-                held = Held(attachment.sha256, answer["offset"], complete=False)
-                continue
-            previous = held.offset
-            held = _held(_answered(code, answer, url=url), url=url)
-            if not held.complete and held.offset <= previous:
-                raise UploadError(f"{url} does not take the upload further than {held.offset} bytes")
-            sent += len(data)
+    while not held.complete:
+        data = content[held.offset : held.offset + min(chunk_bytes, max(attachment.size_bytes - held.offset, 0))]
+        if not data and held.offset < attachment.size_bytes:
+            raise UploadError(f"the stored file is shorter than its {attachment.size_bytes} bytes")
+        body = chunk_token(
+            data,
+            sha256=attachment.sha256,
+            offset=held.offset,
+            size=attachment.size_bytes,
+            sender=sender,
+            recipient=recipient,
+        )
+        code, answer = _request("PUT", url, data=body.encode("ascii"))
+        if code == 409 and isinstance(answer.get("offset"), int) and resyncs < RESYNCS:
+            # Another attempt (an earlier worker whose lease ran out) got there first: go on from there.
+            resyncs += 1
+            held = Held(attachment.sha256, answer["offset"], complete=False)
+            continue
+        previous = held.offset
+        held = _held(_answered(code, answer, url=url), url=url)
+        if not held.complete and held.offset <= previous:
+            raise UploadError(f"{url} does not take the upload further than {held.offset} bytes")
+        sent += len(data)
     return sent
+
+
+def _plaintext(attachment: Attachment) -> bytes:
+    """The file to upload, decrypted and its SHA-256 checked (`at_rest`): a damaged one is never sent."""
+    try:
+        return at_rest.open(attachment)
+    except at_rest.AttachmentUnreadable as error:
+        raise UploadError(f"the stored file cannot be read: {error.reason}") from error
 
 
 def _held(answer: dict[str, Any], *, url: str) -> Held:

@@ -32,7 +32,7 @@ from cybercoop.exchange.federation import attachments, envelope, node, wire
 from cybercoop.exchange.federation.envelope import Opened, Rejected
 from cybercoop.exchange.federation.keys import NodeKeys
 from cybercoop.exchange.models import InboundEnvelope, InboundState, Message
-from cybercoop.exchange.rules import Marking
+from cybercoop.exchange.rules import Marking, is_state_secret
 from cybercoop.registry import selectors as registry
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ UNKNOWN_KIND = "unknown kind"
 UNKNOWN_INSTRUMENT = "unknown instrument"
 NOT_IN_FORCE = "instrument not in force"
 NOT_DESIGNATED = "body not designated"
+STATE_SECRET = "state secret"  # noqa: S105 - a reason code (P10.3: only by the CSTO agreement of 18 June 2004)
 BROKEN_CHAIN = "broken chain"
 NOT_APPLIED = "not applied"
 # Not rejections: answers without a receipt, after which the sender asks again.
@@ -306,6 +307,10 @@ def _check(message: dict[str, Any], *, now: dt.datetime, batch: _Batch) -> None:
     if created_at > now + MAX_AHEAD:
         raise Rejected(FROM_THE_FUTURE, "the message was made more than 5 minutes ahead of this node's clock")
     # 6 (the part that does not depend on the kind's schema): a marking this node knows, a kind it applies.
+    if is_state_secret(message["marking"]):
+        raise Rejected(
+            STATE_SECRET, "state secrets go only by the channels of the CSTO agreement of 18 June 2004 (P10.3)"
+        )
     if message["marking"] not in Marking.values:
         raise Rejected(envelope.malformed("marking"), "the marking is not one this node knows")
     try:
