@@ -349,23 +349,21 @@ def _deliver(*, letters: list[tuple[User, str, str]], url: str, email: bool) -> 
             for user, subject, body in letters
         ]
     )
-    emailed: dict[Any, int] = {}
-    if email:
-        for notification, (user, _subject, _body) in zip(notifications, letters, strict=True):
-            if user.email:
-                # After commit: a rolled-back action must not have told anyone anything. Robust: the
-                # action has committed, so a failure to queue the copy is logged, not raised.
-                transaction.on_commit(
-                    partial(tasks.send_email.enqueue, user.email, notification.subject, notification.body),
-                    robust=True,
-                )
-                emailed[user.body_id] = emailed.get(user.body_id, 0) + 1
     # Metadata only: who was told and where the link points, never the subject or the text. One entry per body of
     # the recipients, in that body's name: an auditor sees their own Party's entries only, and who else was told
     # (and the case the link names) is not theirs to see (P10.1).
     by_body: dict[Any, list[tuple[Notification, User]]] = {}
+    emailed: dict[Any, int] = {}
     for notification, (user, _subject, _body) in zip(notifications, letters, strict=True):
         by_body.setdefault(user.body_id, []).append((notification, user))
+        if email and user.email:
+            # After commit: a rolled-back action must not have told anyone anything. Robust: the
+            # action has committed, so a failure to queue the copy is logged, not raised.
+            transaction.on_commit(
+                partial(tasks.send_email.enqueue, user.email, notification.subject, notification.body),
+                robust=True,
+            )
+            emailed[user.body_id] = emailed.get(user.body_id, 0) + 1
     for body_id, told in by_body.items():
         audit.record(
             action=AuditAction.NOTIFICATION_SENT,

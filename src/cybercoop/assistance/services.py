@@ -397,9 +397,7 @@ def _confirm_urgent(*, actor: Any, case: Case, second_factor: Any) -> Case:
     case = _guard(case=case, actor=actor, kind=Kind.URGENT_CONFIRMATION)
     body: dict[str, Any] = {"signatory": {"name": actor.full_name, "position": actor.position, "role": actor.role}}
     uploads: list[Any] = []
-    if signing_required(actor=actor, case=case):
-        if second_factor is None:
-            _check_code(None)
+    if second_factor is not None:  # `confirm_urgent` checked the code of a signer (`signing_required`)
         data = request_document(case=case, actor=actor, kind=render.DocumentKind.URGENT_CONFIRMATION)
         signed = _sign(data=data, actor=actor, body=case.requesting_body, second_factor=second_factor)
         uploads = [_signed_upload(signed)]
@@ -554,6 +552,17 @@ def signed_documents(messages: Sequence[Any]) -> dict[Any, Any]:
     return found
 
 
+def _document_checks(messages: Sequence[Any]) -> list[Any]:
+    """What the check on receipt found of each signed document these messages name (None: not checked yet)."""
+    signed = signed_documents(messages)
+    checks = documents.checks_for([a.id for a in signed.values()])
+    return [checks.get(a.id) for a in signed.values()]
+
+
+def _first_failed(checks: Sequence[Any]) -> Any:
+    return next((check for check in checks if check is not None and not check.valid), None)
+
+
 def _check_request_document(case: Case, kind: Kind) -> None:
     """P6.5: the requested body acts on a request only if its signed document verified on receipt; where this
     node requires signatures and the requested Party's profile asks for one, an unsigned request is not taken
@@ -565,19 +574,17 @@ def _check_request_document(case: Case, kind: Kind) -> None:
         .filter(kind__in=[Kind.REQUEST, Kind.URGENT_CONFIRMATION])
         .prefetch_related("attachments")
     )
-    signed = signed_documents(messages)
-    checks = documents.checks_for([a.id for a in signed.values()])
-    for attachment in signed.values():
-        check = checks.get(attachment.id)
-        if check is not None and not check.valid:
-            raise RuleViolation(
-                "P6.5",
-                _("The signed document of the request failed verification: %(reasons)s")
-                % {"reasons": "; ".join(check.reasons)},
-            )
+    checks = _document_checks(messages)
+    failed = _first_failed(checks)
+    if failed is not None:
+        raise RuleViolation(
+            "P6.5",
+            _("The signed document of the request failed verification: %(reasons)s")
+            % {"reasons": "; ".join(failed.reasons)},
+        )
     if not settings.SIGNING_REQUIRED or not registry.profile(party=case.requested_body.party).signature_required:
         return
-    verified = any((c := checks.get(a.id)) is not None and c.valid for a in signed.values())
+    verified = any(check is not None and check.valid for check in checks)
     urgent = any(m.kind == Kind.REQUEST and m.body.get("urgent") for m in messages)
     if not verified and not urgent:
         raise RuleViolation(
@@ -596,12 +603,11 @@ def _reply_number(case: Case) -> str:
     """The letter's registration number: the request's incoming number at the requested body (or, before its
     receipt is registered, the requesting body's number) and the letter's place among the signed ones so far."""
     base = case.incoming_number or case.outgoing_number
-    sent = (
+    count = (
         exchange_selectors.conversation(conversation_id=case.id)
-        .filter(kind__in=LETTERS, sender_body=case.handling_body)
-        .values_list("body", flat=True)
+        .filter(kind__in=LETTERS, sender_body=case.handling_body, body__has_key=SIGNED_DOCUMENT)
+        .count()
     )
-    count = sum(1 for body in sent if isinstance(body, dict) and SIGNED_DOCUMENT in body)
     return f"{base}/{count + 1}"[: render.MAX_NUMBER]
 
 
@@ -655,12 +661,11 @@ def reply_document(
 def _send_letter(
     *, case: Case, actor: Any, kind: Kind, body: dict[str, Any], uploads: Uploads, second_factor: Any
 ) -> Case:
-    """Send a reply of LETTERS, with its letter signed and first among the files where `actor` signs; a refusal
-    by the rules below (a file refused, a code wrong or spent, no certificate) leaves the case as it was."""
-    if second_factor is not None or signing_required(actor=actor, case=case):
-        if second_factor is None:
-            _check_code(None)
-        for upload in uploads:  # a file refused after signing would waste the code
+    """Send a reply of LETTERS, with its letter signed and first among the files where `actor` signs (the public
+    act checked their code first: `second_factor` is its proof, None when they do not sign); a refusal by the rules
+    below (a file refused, no certificate) leaves the case as it was."""
+    if second_factor is not None:
+        for upload in uploads:  # every file checked before the letter that lists them is drawn and signed
             exchange.check_upload(upload=upload)
         data = reply_document(case=case, actor=actor, kind=kind, body=body, attachments=[u.name or "" for u in uploads])
         signed = _sign(data=data, actor=actor, body=case.handling_body, second_factor=second_factor)
@@ -701,16 +706,13 @@ def _check_conditions_document(case: Case) -> None:
         .order_by("-position")
         .first()
     )
-    signed = signed_documents([latest] if latest is not None else [])
-    checks = documents.checks_for([a.id for a in signed.values()])
-    for attachment in signed.values():
-        check = checks.get(attachment.id)
-        if check is not None and not check.valid:
-            raise RuleViolation(
-                "P7.7",
-                _("The signed letter of the conditions failed verification: %(reasons)s")
-                % {"reasons": "; ".join(check.reasons)},
-            )
+    failed = _first_failed(_document_checks([latest] if latest is not None else []))
+    if failed is not None:
+        raise RuleViolation(
+            "P7.7",
+            _("The signed letter of the conditions failed verification: %(reasons)s")
+            % {"reasons": "; ".join(failed.reasons)},
+        )
 
 
 def _send(
