@@ -163,8 +163,8 @@ def measure_sign_and_verify(n: int) -> dict[str, Any] | None:
     from django.conf import settings
     from django.db import connection
     from django_otp.oath import TOTP
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from cybercoop.accounts.models import SealedTOTPDevice as TOTPDevice
     from cybercoop.accounts.models import User
     from cybercoop.documents import pki, signing
     from cybercoop.documents.render import render

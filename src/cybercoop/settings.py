@@ -136,6 +136,9 @@ DIRECTORY_SIGNING_KEY_FILE = Path(
 DOCUMENTS_KEY_FILE = Path(env_str("CYBERCOOP_DOCUMENTS_KEY", str(DATA_DIR / "documents" / "keys.key")))
 # The key that wraps each attachment's own key (docs/security-at-rest.md): created on first use, mode 0600.
 ATTACHMENTS_KEY_FILE = Path(env_str("CYBERCOOP_ATTACHMENTS_KEY", str(DATA_DIR / "exchange" / "attachments.key")))
+# The key that seals the second factor's TOTP secrets in the database (docs/security-at-rest.md, "Second-factor
+# secrets"): created on first use, mode 0600. Back it up apart from the database: without it no code is accepted.
+SECRETS_KEY_FILE = Path(env_str("CYBERCOOP_SECRETS_KEY", str(DATA_DIR / "accounts" / "secrets.key")))
 # P6.5: every request must be signed by the head or a deputy when approved (a TOTP code at approval), and a
 # request received unsigned is not registered where the requested Party's profile requires a signature. When
 # false, a request is signed only if its approver holds a signing certificate.

@@ -8,16 +8,17 @@ import time
 
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import sign_in
+from cybercoop.accounts.models import SealedTOTPDevice
 
 
 class Authenticator:
-    """The user's authenticator app: a confirmed TOTP device, and the next code it would accept."""
+    """The user's authenticator app: a confirmed TOTP device (its secret sealed, as the node keeps it), and the next
+    code it would accept."""
 
     def __init__(self, user) -> None:
-        self.device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        self.device = SealedTOTPDevice.objects.create(user=user, name="test", confirmed=True)
 
     def code(self) -> str:
         """A right code not yet used: the current time step, or the next one if the current one is spent."""

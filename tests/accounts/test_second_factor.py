@@ -10,10 +10,9 @@ import pytest
 from axes.models import AccessAttempt
 from django.core.management import CommandError, call_command
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import sign_in
-from cybercoop.accounts.models import ApiToken
+from cybercoop.accounts.models import ApiToken, SealedTOTPDevice
 from cybercoop.audit.models import AuditEntry
 from cybercoop.documents import otp
 from tests.accounts.factories import PASSWORD
@@ -34,7 +33,7 @@ def _signed_in(client) -> bool:
 
 def _no_throttle(authenticator: Authenticator) -> None:
     """Forget django-otp's back-off after a wrong code (it makes the next attempt wait a second or more)."""
-    TOTPDevice.objects.filter(pk=authenticator.device.pk).update(
+    SealedTOTPDevice.objects.filter(pk=authenticator.device.pk).update(
         throttling_failure_count=0, throttling_failure_timestamp=None
     )
 
@@ -170,7 +169,7 @@ def test_the_sign_in_page_sends_a_waiting_sign_in_back_to_its_code(client, kz_he
 def test_the_steps_need_a_right_password_first(client, db):
     assert client.get(CODE_STEP)["Location"] == SIGN_IN
     assert client.post(ENROL_STEP, {"action": "start"})["Location"] == SIGN_IN
-    assert not TOTPDevice.objects.exists()
+    assert not SealedTOTPDevice.objects.exists()
 
 
 def test_an_officer_who_enrolled_of_their_own_will_gives_codes_too(client, kz_officer):
@@ -201,12 +200,12 @@ def test_a_signer_without_an_authenticator_enrols_one_before_anything_else(clien
     r = client.post(ENROL_STEP, {"action": "confirm", "code": wrong_code(code_of(enrolment.secret))})
     assert r.status_code == 422
     assert not _signed_in(client)
-    TOTPDevice.objects.filter(user=user).update(throttling_failure_count=0)
+    SealedTOTPDevice.objects.filter(user=user).update(throttling_failure_count=0)
 
     r = client.post(ENROL_STEP, {"action": "confirm", "code": code_of(enrolment.secret)})
     assert (r.status_code, r["Location"]) == (302, "/registry/")
     assert _signed_in(client)
-    device = TOTPDevice.objects.get(user=user)
+    device = SealedTOTPDevice.objects.get(user=user)
     assert device.confirmed
     assert client.session[DEVICE_ID_SESSION_KEY] == device.persistent_id
     actions = list(AuditEntry.objects.filter(actor=user).order_by("seq").values_list("action", flat=True))
@@ -223,7 +222,7 @@ def test_a_lockout_meanwhile_ends_a_waiting_enrolment(client, kz_head, settings)
         guesser.post(SIGN_IN, {"username": "kz.head", "password": "guess"})
     r = client.post(ENROL_STEP, {"action": "start"})
     assert r.status_code == 429
-    assert not TOTPDevice.objects.filter(user=kz_head).exists()
+    assert not SealedTOTPDevice.objects.filter(user=kz_head).exists()
     assert client.get(ENROL_STEP)["Location"] == SIGN_IN
 
 
@@ -232,7 +231,7 @@ def test_the_enrolment_step_is_only_for_those_who_need_it(client, kz_head):
     _password(client, "kz.head")
     assert client.get(ENROL_STEP)["Location"] == CODE_STEP  # enrolled already: the code, not a new device
     assert client.post(ENROL_STEP, {"action": "start"})["Location"] == CODE_STEP
-    assert TOTPDevice.objects.filter(user=kz_head).count() == 1
+    assert SealedTOTPDevice.objects.filter(user=kz_head).count() == 1
 
 
 def test_others_sign_in_with_the_password_alone_by_default(client, kz_officer, kz_registrar, kz_auditor):
@@ -342,10 +341,10 @@ def test_the_administrator_resets_a_lost_authenticator_and_the_head_enrols_again
     Authenticator(kz_head)
     with pytest.raises(CommandError):  # a reason is required: it goes to the audit log
         call_command("reset_second_factor", kz_head.username, "--reason", "  ")
-    assert TOTPDevice.objects.filter(user=kz_head).exists()
+    assert SealedTOTPDevice.objects.filter(user=kz_head).exists()
 
     call_command("reset_second_factor", kz_head.username, "--reason", "телефон утерян")
-    assert not TOTPDevice.objects.filter(user=kz_head).exists()
+    assert not SealedTOTPDevice.objects.filter(user=kz_head).exists()
     entry = AuditEntry.objects.filter(action="accounts:second_factor:reset").get()
     assert entry.data == {"devices_removed": 1, "reason": "телефон утерян"}
     assert (entry.object_id, entry.actor_label) == (str(kz_head.pk), "")

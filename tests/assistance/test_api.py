@@ -190,7 +190,7 @@ def test_a_request_runs_from_draft_to_results_through_the_api_on_both_sides(
 
     r = requested.upload(f"/{case_id}/information-request", {"questions": "Уточните номера карт потерпевших."})
     assert (r.status_code, r.json()["state"]) == (200, "awaiting_information"), r.content
-    assert officer.get(f"/{case_id}").json()["allowed_actions"] == ["information", "participation-request"]
+    assert officer.get(f"/{case_id}").json()["allowed_actions"] == ["information", "participation-request", "marking"]
 
     r = officer.upload(f"/{case_id}/information", {"answer": "Список карт прилагается."}, [("cards.txt", b"4400 ...")])
     assert (r.status_code, r.json()["state"]) == (200, "in_execution"), r.content
@@ -509,7 +509,11 @@ def test_delay_postponement_conditions_and_participation_through_the_api(
         "awaiting_conditions_reply",
         [condition],
     )
-    assert officer.get(f"/{case_id}").json()["allowed_actions"] == ["conditions-reply", "participation-request"]
+    assert officer.get(f"/{case_id}").json()["allowed_actions"] == [
+        "conditions-reply",
+        "participation-request",
+        "marking",
+    ]
     r = officer.post(f"/{case_id}/conditions-reply", {"accepted": True})
     assert (r.status_code, r.json()["conditions_accepted"]) == (200, [condition])
 
@@ -544,7 +548,7 @@ def test_a_forwarded_case_moves_to_the_other_body_and_leaves_the_first(
 ):
     fsb = BodyFactory(party=ru_body.party, code="RU-FSB", time_zone="Europe/Moscow")
     designate(protocol, fsb)
-    fsb_officer = UserFactory(username="ru.fsb", body=fsb, role="officer")
+    fsb_officer = UserFactory(username="ru.fsb", body=fsb, role="officer", receives_incoming=True)
     case_id = str(sent(kz_officer, kz_head, ru_body, protocol).id)
     requested = as_user(ru_officer)
     requested.post(f"/{case_id}/receipt")

@@ -9,7 +9,6 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import translation
 
@@ -21,13 +20,11 @@ from cybercoop.audit.models import AuditEntry
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.demo.seed import seed
 from cybercoop.exchange.models import Attachment, Message
+from tests.assistance.conftest import LOGS, PURPOSES
 from tests.assistance.factories import sent
 from tests.assistance.test_api import Caller
 
 pytestmark = [pytest.mark.django_db, pytest.mark.rule("P10.2")]
-
-LOGS = b"PK\x03\x04 connection logs of 203.0.113.17"
-PURPOSES = ["Уголовное дело № 12601450001000217"]
 
 
 @pytest.fixture(autouse=True)
@@ -35,24 +32,6 @@ def _english():
     """The messages are read in English here (the pages default to Russian)."""
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def with_results(protocol, ru_officer, ru_head, kz_body, kz_officer, kz_head):
-    """A request of the Russian body, executed by the Kazakh body, whose results came with a file (logs.zip),
-    after the Russian body accepted a condition of the Kazakh body (P7.7)."""
-    case = sent(ru_officer, ru_head, kz_body, protocol, purposes=PURPOSES)
-    case = services.register_receipt(actor=kz_officer, case=case)
-    case = services.propose_conditions(
-        actor=kz_officer, case=case, conditions=["Только для уголовного дела"], reason="Закон о связи"
-    )
-    case = services.reply_to_conditions(actor=ru_officer, case=case, accepted=True)
-    return services.send_results(
-        actor=kz_officer,
-        case=case,
-        summary="Журналы подключений прилагаются.",
-        uploads=[SimpleUploadedFile("logs.zip", LOGS)],
-    )
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from cybercoop.assistance.models import Case, Clock
 from cybercoop.audit.models import AuditEntry
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.exchange.models import Message
+from tests.accounts.factories import UserFactory
 from tests.assistance.factories import REQUEST_FIELDS, designate, draft, sent
 from tests.registry.factories import BodyFactory
 
@@ -346,10 +347,13 @@ def test_an_arriving_message_is_notified_to_the_receiving_body(
 ):
     from cybercoop.accounts.models import Notification
 
+    ru_analyst = UserFactory(username="ru.analyst", body=ru_body, role="officer")  # not the body's desk
     case = sent(kz_officer, kz_head, ru_body, protocol)
-    assert set(Notification.objects.filter(url=f"/cases/{case.pk}/").values_list("recipient__username", flat=True)) == {
-        "ru.head"
-    }
+    # The head, and the officer who receives the body's incoming requests (assigned on arrival); not the analyst,
+    # who must not even learn that the case exists (P10.1).
+    told = set(Notification.objects.filter(url=f"/cases/{case.pk}/").values_list("recipient__username", flat=True))
+    assert told == {"ru.head", "ru.officer"}
+    assert not Notification.objects.filter(recipient=ru_analyst).exists()
     services.register_receipt(actor=ru_officer, case=case)
     assert Notification.objects.filter(recipient=kz_officer, url=f"/cases/{case.pk}/").exists()
 

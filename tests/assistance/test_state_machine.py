@@ -815,7 +815,7 @@ def test_any_sequence_of_acts_and_clock_moves_keeps_every_case_consistent(
     fsb = BodyFactory(party=ru_body.party, code="RU-FSB", time_zone="Asia/Vladivostok")
     designate(protocol, fsb)
     undesignated = BodyFactory(party=ru_body.party, code="RU-XYZ")
-    fsb_officer = UserFactory(username="ru.fsb.officer", body=fsb, role="officer")
+    fsb_officer = UserFactory(username="ru.fsb.officer", body=fsb, role="officer", receives_incoming=True)
     fsb_head = UserFactory(username="ru.fsb.head", body=fsb, role="head")
     am_head = UserFactory(username="am.head", body=outsider_body, role="head")
     world = World(

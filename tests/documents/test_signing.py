@@ -15,7 +15,7 @@ from pypdf import PdfWriter
 from pypdf.generic import NameObject, TextStringObject
 
 from cybercoop.audit.models import AuditEntry
-from cybercoop.core import clock
+from cybercoop.core import clock, sealed_secrets
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.documents import pki, signing
 from cybercoop.documents.verification import verify_pdf
@@ -240,6 +240,22 @@ def test_after_a_wrong_code_even_the_right_one_waits(
     with pytest.raises(InvalidInput) as refused:
         signing.sign_pdf(sign_unsigned_pdf, actor=kz_head, body=kz_body, code=right, reason="x")
     assert "Too many wrong codes" in str(refused.value.errors["code"][0])
+
+
+@pytest.mark.rule("P6.5")
+def test_an_authenticator_sealed_under_another_secrets_key_signs_nothing(
+    sign_unsigned_pdf, kz_head, kz_body, sign_kz_head_credential, sign_authenticator, settings, tmp_path
+):
+    settings.SECRETS_KEY_FILE = tmp_path / "another node" / "secrets.key"
+    code = sign_authenticator(kz_head).code()  # its secret sealed under that node's key
+    settings.SECRETS_KEY_FILE = tmp_path / "this node" / "secrets.key"
+    sealed_secrets.node_key(create=True)
+    with pytest.raises(InvalidInput) as refused:
+        signing.sign_pdf(sign_unsigned_pdf, actor=kz_head, body=kz_body, code=code, reason="x")
+    assert str(refused.value.errors["code"][0]).startswith(
+        "The authenticator of this account cannot be read on this node: ask the node's administrator to reset"
+    )
+    assert not AuditEntry.objects.filter(action="documents:document:signed").exists()
 
 
 def test_a_head_without_a_second_factor_is_told_to_enrol(sign_unsigned_pdf, kz_head, kz_body, sign_kz_head_credential):

@@ -584,7 +584,7 @@ def send_requests(*, bodies: list[str], to: str) -> dict[str, Any]:
     messages = {}
     for code in bodies:
         body = Body.objects.get(code=code)
-        officer = UserFactory(body=body, role="officer", username=f"{code.lower()}.officer")
+        officer = UserFactory(body=body, role="officer", username=f"{code.lower()}.officer", receives_incoming=True)
         head = UserFactory(body=body, role="head", username=f"{code.lower()}.head")
         case = sent(officer, head, Body.objects.get(code=to), selectors.protocol())
         messages[code] = str(
@@ -635,7 +635,9 @@ def sending_side(*, message_ids: list[str], to: str) -> dict[str, Any]:
     shown, refreshed = io.StringIO(), io.StringIO()
     call_command("node", "outbox", stdout=shown)
     call_command("node", "refresh", stdout=refreshed)
-    officer = UserFactory(body=Body.objects.get(code="RU-IC"), role="officer", username="ru-ic.officer")
+    officer = UserFactory(
+        body=Body.objects.get(code="RU-IC"), role="officer", username="ru-ic.officer", receives_incoming=True
+    )
     try:
         services.create_draft(
             actor=officer, requested_body=Body.objects.get(code=to), instrument=selectors.protocol(), **REQUEST_FIELDS

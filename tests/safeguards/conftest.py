@@ -24,6 +24,7 @@ def _world_settings(folder):
         "MEDIA_ROOT": folder / "media",
         "DATA_DIR": folder / "data",
         "ATTACHMENTS_KEY_FILE": folder / "keys" / "attachments.key",
+        "SECRETS_KEY_FILE": folder / "keys" / "secrets.key",
         "NODE_KEYS_FILE": folder / "node" / "keys.json",
         "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
         "TASKS": {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}},

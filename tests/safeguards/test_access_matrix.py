@@ -114,9 +114,10 @@ ENDPOINTS = pages() + api_operations()
 
 # --- what each persona may get ---------------------------------------------------------------------------------
 
-OK, CREATED, FOUND, BAD, UNAUTHORISED, FORBIDDEN, MISSING, NOT_ALLOWED, CONFLICT, INVALID = (
+OK, CREATED, NO_CONTENT, FOUND, BAD, UNAUTHORISED, FORBIDDEN, MISSING, NOT_ALLOWED, CONFLICT, INVALID = (
     200,
     201,
+    204,
     302,
     400,
     401,
@@ -353,7 +354,7 @@ EXPECTED: dict[str, Expect] = {
     "POST /api/v1/cases": operation(
         {FORBIDDEN},
         roles={str(role): {CREATED} for role in CASEWORK},
-        persons={"ru.officer": {INVALID}, "ru.head": {INVALID}, "kz-nsc.officer": {INVALID}},
+        persons={"ru.officer": {INVALID}, "ru.analyst": {INVALID}, "ru.head": {INVALID}, "kz-nsc.officer": {INVALID}},
     ),
 }
 
@@ -385,7 +386,7 @@ CASE_READS = {
     "GET /api/v1/cases/{case_id}/attachments/{attachment_id}",
 }
 # What an insider may get from any other act on a case: done, refused for the role or the state, or bad input.
-CASE_ACTS = {OK, CREATED, FOUND, BAD, FORBIDDEN, NOT_ALLOWED, CONFLICT, INVALID}
+CASE_ACTS = {OK, CREATED, NO_CONTENT, FOUND, BAD, FORBIDDEN, NOT_ALLOWED, CONFLICT, INVALID}
 # What anyone else gets: the same as for a case that does not exist (checked against the random id as well).
 CASE_HIDDEN = {BAD, FORBIDDEN, MISSING, NOT_ALLOWED, INVALID}
 
@@ -448,10 +449,14 @@ def _path_variants(endpoint: Endpoint, world: World) -> list[Variant]:
             values = {"case_id": str(case.id)}
             if "attachment_id" in names:
                 values["attachment_id"] = str(case.attachments[0].id) if case.attachments else RANDOM_UUID
+            for name in names - {"case_id", "attachment_id"}:
+                values[name] = world.values[name][0]
             found.append(
                 Variant(values, key, attachment_of_case="attachment_id" not in names or bool(case.attachments))
             )
-        found.append(Variant({n: RANDOM_UUID for n in names}, None, real=False))
+        found.append(
+            Variant({n: world.values[n][0] if n in world.values else RANDOM_UUID for n in names}, None, real=False)
+        )
         if "attachment_id" in names:
             # A file of case A asked for under case B: found under no case but its own.
             other = {"case_id": str(world.cases["B"].id), "attachment_id": str(world.cases["A"].attachments[0].id)}

@@ -19,7 +19,7 @@ from cybercoop.accounts import services as accounts
 from cybercoop.accounts.models import Notification, User
 from cybercoop.accounts.rules import Role
 from cybercoop.assistance import services as assistance
-from cybercoop.assistance.models import Case
+from cybercoop.assistance.models import Case, CaseAssignment
 from cybercoop.exchange.federation import node
 from cybercoop.exchange.models import Attachment, Message
 from cybercoop.registry import services as registry
@@ -37,6 +37,7 @@ def pdf(marker: str) -> bytes:
 
 
 CASEWORK = frozenset({Role.OFFICER, Role.HEAD, Role.DEPUTY})
+SEES_EVERY_CASE = frozenset({Role.HEAD, Role.DEPUTY})
 FEDERATION_NODE = "kz"
 
 
@@ -77,6 +78,7 @@ class CaseFacts:
     content: frozenset[str]  # subject, texts, numbers, file names: only for the users of its two bodies
     ids: frozenset[str]  # the case's, its messages' and attachments' ids and hashes: also for their auditors
     attachments: tuple[Attachment, ...]
+    assigned: frozenset[str]  # the usernames of the officers it is assigned to (need to know, P10.1)
 
     def bodies(self) -> set[str]:
         return {self.requesting_body, self.handling_body} if self.is_sent else {self.requesting_body}
@@ -104,8 +106,11 @@ class World:
         return False
 
     def is_insider(self, persona: Persona, case: CaseFacts) -> bool:
-        """P10.1, need to know: the case's own bodies' case workers see it (a draft only its requesting body)."""
-        return persona.role in CASEWORK and persona.body_code in case.bodies()
+        """P10.1, need to know: of the case's own bodies (a draft: only its requesting body), the head and the
+        deputies, and the officers the case is assigned to."""
+        if persona.role not in CASEWORK or persona.body_code not in case.bodies():
+            return False
+        return persona.role in SEES_EVERY_CASE or persona.key in case.assigned
 
     def may_see_ids(self, persona: Persona, case: CaseFacts) -> bool:
         """The audit log shows an auditor which objects of the Party's bodies were acted on: metadata, not content."""
@@ -131,8 +136,10 @@ def _marker(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}"
 
 
-def _user(username: str, body: Body, role: str) -> User:
-    return UserFactory(username=username, body=body, role=role, full_name=f"Пользователь {username}")
+def _user(username: str, body: Body, role: str, *, desk: bool = False) -> User:
+    return UserFactory(
+        username=username, body=body, role=role, full_name=f"Пользователь {username}", receives_incoming=desk
+    )
 
 
 def _facts(key: str, case: Case, markers: list[str]) -> CaseFacts:
@@ -155,6 +162,7 @@ def _facts(key: str, case: Case, markers: list[str]) -> CaseFacts:
         content=frozenset(content),
         ids=frozenset(ids),
         attachments=attachments,
+        assigned=frozenset(CaseAssignment.objects.filter(case=case).values_list("user__username", flat=True)),
     )
 
 
@@ -174,8 +182,10 @@ def build_world() -> World:
         "kz.deputy": _user("kz.deputy", kz, Role.DEPUTY),
         "kz.registrar": _user("kz.registrar", kz, Role.REGISTRAR),
         "kz.auditor": _user("kz.auditor", kz, Role.AUDITOR),
+        "kz.analyst": _user("kz.analyst", kz, Role.OFFICER),  # assigned case A by the head, not the draft D
         "kz-nsc.officer": _user("kz-nsc.officer", kz_other, Role.OFFICER),  # another body of the same Party
-        "ru.officer": _user("ru.officer", ru, Role.OFFICER),
+        "ru.officer": _user("ru.officer", ru, Role.OFFICER, desk=True),  # receives Russia's incoming requests
+        "ru.analyst": _user("ru.analyst", ru, Role.OFFICER),  # of the requested body, assigned nothing
         "ru.head": _user("ru.head", ru, Role.HEAD),
         "ru.auditor": _user("ru.auditor", ru, Role.AUDITOR),
         "am.officer": _user("am.officer", am, Role.OFFICER),
@@ -193,6 +203,7 @@ def build_world() -> World:
         actor=users["kz.head"], case=case_a, uploads=[SimpleUploadedFile(f"{a_marks[2]}.pdf", pdf(a_marks[2]))]
     )
     case_a = assistance.register_receipt(actor=users["ru.officer"], case=case_a)
+    assistance.assign(actor=users["kz.head"], case=case_a, user=users["kz.analyst"])
     assistance.request_information(
         actor=users["ru.officer"],
         case=case_a,
@@ -248,6 +259,7 @@ def build_world() -> World:
     ru_note = Notification.objects.filter(recipient__body=ru).order_by("pk").first()
     token = users["kz.officer"].api_tokens.get()
     world.values = {
+        "username": ["kz.analyst"],
         "code": [instrument.code],
         "party": ["KZ", "AM"],
         "token_id": [str(token.pk)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -10,9 +11,12 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cybercoop.accounts import rules
+from cybercoop.accounts import rules, totp_secrets
 from cybercoop.core.permissions import object_rule
+
+logger = logging.getLogger(__name__)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -40,6 +44,14 @@ class User(AbstractBaseUser):
     role = models.CharField(_("role"), max_length=16, choices=rules.Role.choices)
     language = models.CharField(
         _("interface language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    # Need to know (P10.1): an officer sees only the cases assigned to them. An officer who receives incoming
+    # requests (the body's desk) is assigned every request that arrives for the body; the head and the deputies
+    # see every case of the body and assign the others.
+    receives_incoming = models.BooleanField(
+        _("receives incoming requests"),
+        default=False,
+        help_text=_("Every request that arrives for the body is assigned to this officer."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -127,3 +139,37 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class SealedTOTPDevice(TOTPDevice):
+    """A TOTP device of the second factor (django-otp) whose secret is sealed at rest (issue 7): its `key` column holds
+    `totp_secrets.seal_key(…)`, never the secret in hex, and `bin_key` opens it with the node's secrets key.
+
+    Every device CyberCoop creates or reads is one of these (the same table, `otp_totp_totpdevice`). Saving seals a
+    secret still in hex (a new device's random default, a demo's fixed key) before it reaches the database. A key
+    that does not open here (another node's secrets key, a changed value, a secret left in hex) accepts no code.
+    """
+
+    class Meta:
+        proxy = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if not totp_secrets.is_sealed(self.key) and (update_fields is None or "key" in update_fields):
+            self.key = totp_secrets.seal_key(bytes.fromhex(self.key), user_id=self.user_id)
+        super().save(*args, **kwargs)
+
+    @property
+    def bin_key(self) -> bytes:
+        """The secret, opened with the node's secrets key (what django-otp's `verify_token` and `config_url` read);
+        `totp_secrets.SecretUnreadable` if it does not open."""
+        return totp_secrets.open_key(self.key, user_id=self.user_id)
+
+    def is_readable(self) -> bool:
+        """True if this node's secrets key opens the secret; otherwise logs why (never the secret) and False."""
+        try:
+            totp_secrets.open_key(self.key, user_id=self.user_id)
+        except totp_secrets.SecretUnreadable as error:
+            logger.error("the TOTP device %s of user %s cannot be read on this node: %s", self.pk, self.user_id, error)
+            return False
+        return True

@@ -42,6 +42,8 @@ _EVERYONE = frozenset(
 _CASEWORK = frozenset({Permission.DRAFT_REQUEST, Permission.WORK_ON_CASE, Permission.VIEW_CASE})
 # P6.5: only the head of the body or a deputy signs (approves) a request; P9.2: and a refusal.
 _SIGNATORY = _CASEWORK | {Permission.APPROVE_REQUEST, Permission.REFUSE_REQUEST}
+# P10.1, need to know: the head and the deputies see every case of their body and assign its officers to them.
+_SIGNATORY |= {Permission.ASSIGN_CASE}
 
 # The node's deliveries to and from other nodes (docs/federation.md, Screens): metadata only, never content. The
 # registrar administers its Party's node; the Secretariat, which keeps the directory, its own node.

@@ -12,10 +12,9 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import rules
-from cybercoop.accounts.models import ApiToken, Notification, User
+from cybercoop.accounts.models import ApiToken, Notification, SealedTOTPDevice, User
 
 
 def tokens_of(*, user: User) -> QuerySet[ApiToken]:
@@ -65,16 +64,17 @@ def unread_count(*, user: User) -> int:
 
 
 # --- the second factor: one TOTP device per user (django-otp), at sign-in and for signing ---------------------------
+# Its secret is sealed at rest (models.SealedTOTPDevice): every read goes through the proxy, whose `bin_key` opens it.
 
 
 def second_factor_device(*, user: Any) -> Any:
     """The user's confirmed TOTP device (the newest, should there be two), or None."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+    return SealedTOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
 
 
 def has_second_factor(*, user: Any) -> bool:
     """True if `user` has a confirmed TOTP device."""
-    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+    return bool(SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def second_factor_required(*, user: Any) -> bool:
@@ -99,6 +99,7 @@ def enrolment_of(device: Any) -> rules.Enrolment:
 
 
 def pending_enrolment(*, user: Any) -> rules.Enrolment | None:
-    """The unconfirmed device `user` is enrolling, if any (to show its QR code again)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
-    return enrolment_of(device) if device is not None else None
+    """The unconfirmed device `user` is enrolling, if any (to show its QR code again). One whose secret does not open
+    on this node counts as none: the user starts again."""
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return enrolment_of(device) if device is not None and device.is_readable() else None

@@ -18,10 +18,9 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import rules, selectors, tasks
-from cybercoop.accounts.models import ApiToken, Notification, User
+from cybercoop.accounts.models import ApiToken, Notification, SealedTOTPDevice, User
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
@@ -60,8 +59,10 @@ def create_user(
     language: str = "ru",
     position: str = "",
     email: str = "",
+    receives_incoming: bool = False,
 ) -> User:
-    """Create a user of `body` with `role`; the password must pass the configured validators."""
+    """Create a user of `body` with `role`; the password must pass the configured validators. An officer who
+    `receives_incoming` is assigned every request that arrives for the body (need to know, P10.1)."""
     errors: dict[str, list[Any]] = {}
     if role not in rules.Role.values:
         errors["role"] = [_("Unknown role.")]
@@ -77,6 +78,7 @@ def create_user(
         language=language,
         position=position,
         email=email,
+        receives_incoming=receives_incoming and role == rules.Role.OFFICER,
     )
     if password is not None:
         try:
@@ -147,9 +149,14 @@ def record_failed_sign_in(*, username: str, locked_out: bool, stage: str = "pass
 # --- the second factor: one TOTP device per user (django-otp) -------------------------------------------------------
 # The same device opens a sign-in (issue 7) and confirms a signature (documents.otp, P6.5), so one authenticator app
 # serves both. A code is accepted once: django-otp remembers the last time step used, and throttles wrong codes.
+# Its secret is sealed at rest with the node's secrets key (models.SealedTOTPDevice, docs/security-at-rest.md).
 
 DEVICE_NAME = "CyberCoop"
 CODE_REFUSED = _("The code was not accepted.")
+DEVICE_UNREADABLE = _(
+    "The authenticator of this account cannot be read on this node: ask the node's administrator to reset your "
+    "second factor, then enrol your authenticator again."
+)
 
 
 @transaction.atomic
@@ -157,8 +164,8 @@ def start_enrolment(*, user: Any) -> rules.Enrolment:
     """Create a new, unconfirmed TOTP device for `user` (replacing an earlier unconfirmed one) and show it.
 
     Not audited: nothing changes for the user until the device is confirmed (`confirm_enrolment`)."""
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    SealedTOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = SealedTOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     return selectors.enrolment_of(device)
 
 
@@ -180,8 +187,10 @@ def _was_used(device: Any, code: str) -> bool:
     return bool(totp.verify(token, device.tolerance)) and totp.t() <= device.last_t
 
 
-def _check(device: Any, code: str, *, field: str = "code") -> InvalidInput | None:
+def _check(device: SealedTOTPDevice, code: str, *, field: str = "code") -> InvalidInput | None:
     """None if `code` is fresh and right for `device` (and spend it); otherwise the error to raise."""
+    if not device.is_readable():  # sealed under another node's key, or damaged: no code can be right
+        return _refuse(DEVICE_UNREADABLE, field)
     allowed, _details = device.verify_is_allowed()
     if not allowed:
         return _refuse(_("Too many wrong codes: wait a minute, then use a new code."), field)
@@ -199,10 +208,12 @@ def confirm_enrolment(*, user: Any, code: str, current_code: str = "") -> Any:
     Not one atomic block on purpose: a wrong code is committed (django-otp's throttling) before it is refused."""
     code = _normalised(code)
     with transaction.atomic():
-        pending = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
-        if pending is None:
+        pending = (
+            SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
+        )
+        if pending is None or not pending.is_readable():
             raise _refuse(_("There is no enrolment to confirm: start again."))
-        previous = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
+        previous = list(SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
         error = None
         if previous and not _normalised(current_code):
             error = _refuse(_("To replace your authenticator, give a code from the current one too."), "current_code")
@@ -211,7 +222,7 @@ def confirm_enrolment(*, user: Any, code: str, current_code: str = "") -> Any:
         if error is None:
             error = _check(pending, code)
         if error is None:
-            TOTPDevice.objects.filter(pk__in=[device.pk for device in previous]).delete()
+            SealedTOTPDevice.objects.filter(pk__in=[device.pk for device in previous]).delete()
             pending.confirmed = True
             pending.save(update_fields=["confirmed"])
             audit.record(
@@ -235,7 +246,7 @@ def reset_second_factor(*, user: Any, reason: str) -> int:
         raise InvalidInput(
             _("The second factor could not be reset."), errors={"reason": [_("Say why (lost phone, …).")]}
         )
-    removed, _details = TOTPDevice.objects.filter(user=user).delete()
+    removed, _details = SealedTOTPDevice.objects.filter(user=user).delete()
     audit.record(
         action=AuditAction.SECOND_FACTOR_RESET,
         actor=None,
@@ -255,7 +266,7 @@ def verify_second_factor(*, user: Any, code: str) -> Any:
     records the document it signs."""
     code = _normalised(code)
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("-pk").first()
+        device = SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("-pk").first()
         if device is None:
             error: InvalidInput | None = _refuse(
                 _("You have no second factor: enrol an authenticator app first, on the “Second factor” page.")

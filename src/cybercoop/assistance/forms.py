@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.assistance import rules, selectors, services
-from cybercoop.assistance.models import Case
+from cybercoop.assistance.models import Case, ReleasedInformation
 from cybercoop.core import glossary
 from cybercoop.exchange.rules import STATE_SECRET, STATE_SECRET_LABEL, Marking
 from cybercoop.registry.models import Body, Instrument, Party
@@ -469,6 +469,35 @@ class ConsentRequestForm(ActionForm):
         }
 
 
+class ReleaseForm(ActionForm):
+    """P10.2: export a file the other body provided, or pass it to another body, with that body's consent."""
+
+    attachment = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    use = forms.ChoiceField(label=_("Use"), choices=ReleasedInformation.Use.choices)
+    target = forms.CharField(
+        label=_("Case number or body"),
+        max_length=rules.CONSENT_TARGET_MAX,
+        help_text=_("As named in the consent: where the information goes."),
+    )
+
+    def arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"attachment_sha256": data["attachment"], "use": data["use"], "target": data["target"]}
+
+
+class MarkingForm(ActionForm):
+    """P10.1: the requesting body raises the marking (whoever works on the case) or lowers it (its head or a deputy)."""
+
+    marking = forms.ChoiceField(label=_("New marking"), choices=Marking.choices)
+    reason = forms.CharField(label=_("Reason"), widget=SHORT_TEXT, max_length=1000)
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        super().__init__(*args, case=case, **kwargs)
+        # "State secret" is offered only to be refused with its channel named (P10.3), as on the draft.
+        others = [(v, label) for v, label in Marking.choices if v != case.marking]
+        self.fields["marking"].choices = [*others, (STATE_SECRET, STATE_SECRET_LABEL)]
+
+
 class ConsentReplyForm(ActionForm):
     """P10.2: the providing body grants (with any conditions) or refuses (with the reason) a request for consent."""
 
@@ -528,3 +557,28 @@ class ReuseForm(ActionForm):
 
     def arguments(self) -> dict[str, Any]:
         return {"attachment_sha256": self.cleaned_data["attachment"], "target_case": self.cleaned_data["target_case"]}
+
+
+class OfficerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.full_name} — {obj.position}" if obj.position else obj.full_name
+
+
+class AssignForm(forms.Form):
+    """P10.1: the head or a deputy assigns an officer of the body to the case (the officers not yet assigned)."""
+
+    user = OfficerChoiceField(label=_("Officer"), queryset=Case.objects.none())
+
+    def __init__(self, *args: Any, case: Case, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = selectors.assignable_users(case=case, body_id=actor.body_id)
+
+
+class WithdrawForm(forms.Form):
+    """P10.1: the head or a deputy withdraws an officer's assignment (a button beside each assigned officer)."""
+
+    user = OfficerChoiceField(label=_("Officer"), queryset=Case.objects.none(), widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, case: Case, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = selectors.assigned_users(case=case, body_id=actor.body_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from cybercoop.assistance import rules, services
+from cybercoop.assistance import rules, selectors, services
 from cybercoop.assistance.models import Case
 from cybercoop.core import periodic
 from cybercoop.core.permissions import Permission, register_object_rule
@@ -15,8 +15,13 @@ from cybercoop.documents import services as documents
 from cybercoop.exchange import at_rest
 from cybercoop.exchange import dispatch as exchange_dispatch
 from cybercoop.registry import selectors as registry
+from cybercoop.safeguards.rules import Access
 
 logger = logging.getLogger(__name__)
+
+
+# The messages that bring a request to a body (P6.1, P7.4): its desk officers are assigned the case.
+ASSIGNED_ON_ARRIVAL = frozenset({rules.Kind.REQUEST, rules.Kind.FORWARD})
 
 
 def apply_message(message: Any) -> None:
@@ -25,6 +30,8 @@ def apply_message(message: Any) -> None:
     if case is None:
         case = _open_from_request(message)
     case = services.recompute(case=case)
+    if message.kind in ASSIGNED_ON_ARRIVAL:
+        services.assign_incoming(case=case)
     check_documents(message)
     services.notify_message(case=case, kind=message.kind, recipient_body=message.recipient_body)
 
@@ -85,13 +92,14 @@ def install() -> None:
     exchange_dispatch.register("assistance.")(apply_message)
     periodic.register("assistance.process_due_clocks")(services.process_due_clocks)
 
-    def _party_to(user: Any, case: Any) -> bool:
-        return case.side_of(user.body_id) is not None
+    def _needs_to_know(user: Any, case: Any) -> bool:  # P10.1: the one policy (safeguards.rules.case_access)
+        return selectors.access_to(viewer=user, case=case) >= Access.CONTENT
 
     for permission in (
         Permission.VIEW_CASE,
         Permission.WORK_ON_CASE,
         Permission.APPROVE_REQUEST,
         Permission.REFUSE_REQUEST,
+        Permission.ASSIGN_CASE,
     ):
-        register_object_rule(permission)(_party_to)
+        register_object_rule(permission)(_needs_to_know)

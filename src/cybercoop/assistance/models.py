@@ -239,3 +239,78 @@ class ReusedInformation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attachment_id} → {self.target_case_id}"
+
+
+class ReleasedInformation(models.Model):
+    """P10.2: a file another body provided, exported or passed to another body (outside this system) with that
+    body's consent to this use and target. It leaves as a package with its purposes, conditions and consent."""
+
+    class Use(models.TextChoices):
+        EXPORT = "export", _("Export")
+        TRANSFER = "transfer", _("Pass to another body")
+
+    source_case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="released_information", verbose_name=_("case it was received in")
+    )
+    attachment = models.ForeignKey(
+        "exchange.Attachment", on_delete=models.PROTECT, related_name="+", verbose_name=_("file")
+    )
+    body = models.ForeignKey("registry.Body", on_delete=models.PROTECT, related_name="+", verbose_name=_("body"))
+    provided_by = models.ForeignKey(
+        "registry.Body", on_delete=models.PROTECT, related_name="+", verbose_name=_("provided by")
+    )
+    use = models.CharField(_("use"), max_length=16, choices=Use.choices)
+    target = models.CharField(_("where it goes"), max_length=300)
+    consent_request = models.UUIDField(_("consent request (message)"))
+    consented_at = models.DateTimeField(_("consent given"))
+    purposes = models.JSONField(_("permitted purposes"), default=list, blank=True)
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    released_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("by"))
+    released_at = models.DateTimeField(_("released"))
+
+    class Meta:
+        verbose_name = _("information exported or passed on")
+        verbose_name_plural = _("information exported or passed on")
+        ordering = ["released_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.attachment_id} → {self.use}: {self.target}"
+
+
+class CaseAssignment(models.Model):
+    """Need to know (P10.1): a case assigned to a user of one of its bodies. Officers see only the cases assigned
+    to them; the head and the deputies see every case of their body and assign the others
+    (`safeguards.rules.case_access`)."""
+
+    class How(models.TextChoices):
+        DRAFTED = "drafted", _("drafted the request")
+        INCOMING = "incoming", _("receives the body's incoming requests")
+        ASSIGNED = "assigned", _("assigned by the head")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("case"))
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="case_assignments", verbose_name=_("user")
+    )
+    how = models.CharField(_("how"), max_length=16, choices=How.choices)
+    assigned_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assigned by"),
+    )
+    assigned_at = models.DateTimeField(_("assigned"))
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["assigned_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="assistance_assignment_once"),
+        ]
+        # An officer's lists ask "is this case assigned to me?" for each case of a page.
+        indexes = [models.Index(fields=["user", "case"], name="assignment_of_user")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.user_id}"

@@ -85,6 +85,7 @@ class Kind(StrEnum):
     RESULTS = "assistance.results"
     CONSENT_REQUEST = "assistance.consent_request"
     CONSENT_REPLY = "assistance.consent_reply"
+    MARKING = "assistance.marking"
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,17 @@ TRANSITIONS: dict[Kind, Transition] = {
             Permission.REFUSE_REQUEST,
             ("P10.2",),
             _("Answer a request for consent"),
+        ),
+        # P10.1: the requesting body set the request's marking; it may raise it (whoever works on the case) or
+        # lower it (only its head or a deputy: `safeguards.rules.may_change_marking`), in any state once sent.
+        Transition(
+            Kind.MARKING,
+            Side.REQUESTING,
+            SENT_STATES,
+            None,
+            Permission.WORK_ON_CASE,
+            ("P10.1",),
+            _("Change the marking"),
         ),
     )
 }
@@ -430,6 +442,7 @@ class Derived:
     forwarded_from: tuple[str, ...] = ()
     clocks: tuple[ClockSpec, ...] = field(default_factory=tuple)
     consents: tuple[Consent, ...] = ()  # P10.2, in the order asked
+    marking: str | None = None  # P10.1: the last marking the requesting body set after sending, if it changed it
 
     @property
     def pending_consents(self) -> tuple[Consent, ...]:
@@ -565,6 +578,8 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
             values["partially_refused"] = True
         elif kind == Kind.CONSENT_REQUEST:
             consents[message.id] = _consent_asked(message)
+        elif kind == Kind.MARKING:
+            values["marking"] = str(message.body.get("marking", "")) or None
         elif kind == Kind.CONSENT_REPLY:
             asked = consents.get(str(message.body.get("request", "")))
             if asked is not None and asked.status == ConsentStatus.PENDING:  # P10.2: answered once, never again

@@ -8,13 +8,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from cybercoop.accounts import selectors as accounts
 from cybercoop.assistance import rules
-from cybercoop.assistance.models import Case, Clock
+from cybercoop.assistance.models import Case, CaseAssignment, Clock
 from cybercoop.core.permissions import Permission
 from cybercoop.exchange import selectors as exchange
 from cybercoop.registry.models import Body
+from cybercoop.safeguards import rules as safeguards
+from cybercoop.safeguards.rules import Access
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,66 @@ LONG_TEXTS = ("purpose", "grounds", "substance", "assistance_sought", "identifie
 NOT_SENT = rules.DRAFT_STATES | {rules.CaseState.DISCARDED}  # a draft stays with its requesting body
 
 
+# --- need to know (P10.1): the one policy, `safeguards.rules.case_access`, as a query and as a check ------------
+# Every list, count, search, deadline panel, notification and object check of cases goes through these two;
+# tests/safeguards/test_need_to_know.py checks that they agree for every role and case.
+
+
+def _need_to_know(cases: QuerySet[Any], viewer: Any, case_field: str = "pk") -> QuerySet[Any]:
+    """Of these cases (or rows naming a case by `case_field`), those the viewer's role lets them see within their
+    body: all for the head and the deputies, the assigned ones for an officer, none for anyone else."""
+    if viewer.role in safeguards.SEES_EVERY_CASE_OF_THE_BODY:
+        return cases
+    if not safeguards.needs_assignment(viewer.role):
+        return cases.none()
+    return cases.filter(Exists(CaseAssignment.objects.filter(case_id=OuterRef(case_field), user_id=viewer.pk)))
+
+
 def visible_cases(*, viewer: Any) -> QuerySet[Case]:
-    """Cases the viewer's body takes part in: as requesting body, or as requested body (drafts stay home)."""
+    """Cases whose content the viewer may see: of their body, as requesting body or as requested body (drafts stay
+    home), and within the body by need to know."""
     if not viewer.has_perm(Permission.VIEW_CASE):
         return Case.objects.none()
     body = viewer.body_id
-    return Case.objects.filter(Q(requesting_body_id=body) | (Q(handling_body_id=body) & ~Q(state__in=NOT_SENT)))
+    cases = Case.objects.filter(Q(requesting_body_id=body) | (Q(handling_body_id=body) & ~Q(state__in=NOT_SENT)))
+    return _need_to_know(cases, viewer)
+
+
+def access_to(*, viewer: Any, case: Case) -> Access:
+    """How much of this case the viewer may see (`safeguards.rules.case_access`): the object rule of every case
+    permission, so every screen, API operation and service asks it."""
+    if not viewer.is_active:
+        return Access.NONE
+    of_a_party_body = case.side_of(viewer.body_id) is not None
+    assigned = (
+        of_a_party_body
+        and safeguards.needs_assignment(viewer.role)
+        and CaseAssignment.objects.filter(case_id=case.pk, user_id=viewer.pk).exists()
+    )
+    return safeguards.case_access(role=viewer.role, of_a_party_body=of_a_party_body, assigned=bool(assigned))
+
+
+def assignments(*, case: Case, body_id: int) -> QuerySet[CaseAssignment]:
+    """Who the case is assigned to in one body (a body sees only its own people: addressee lists are confidential)."""
+    return (
+        CaseAssignment.objects.filter(case=case, user__body_id=body_id)
+        .select_related("user", "assigned_by")
+        .order_by("assigned_at", "pk")
+    )
+
+
+def assigned_users(*, case: Case, body_id: int) -> QuerySet[Any]:
+    """The users of the body the case is assigned to."""
+    return accounts.users(body_id=body_id, case_assignments__case=case).order_by("full_name", "username")
+
+
+def assignable_users(*, case: Case, body_id: int) -> QuerySet[Any]:
+    """The active case workers of the body the case is not yet assigned to (officers: the others see it anyway)."""
+    return (
+        accounts.users(body_id=body_id, is_active=True, role__in=sorted(safeguards.SEES_ASSIGNED_CASES))
+        .exclude(case_assignments__case=case)
+        .order_by("full_name", "username")
+    )
 
 
 def _listed(cases: QuerySet[Case], filters: CaseFilter, other_side: str, now: dt.datetime) -> QuerySet[Case]:
@@ -76,7 +133,7 @@ def inbox(*, viewer: Any, filters: CaseFilter | None = None, now: dt.datetime) -
     if not viewer.has_perm(Permission.VIEW_CASE):
         return Case.objects.none()
     cases = Case.objects.filter(handling_body_id=viewer.body_id).exclude(state__in=NOT_SENT)
-    return _listed(cases, filters or CaseFilter(), "requesting_body", now)
+    return _listed(_need_to_know(cases, viewer), filters or CaseFilter(), "requesting_body", now)
 
 
 def outbox(*, viewer: Any, filters: CaseFilter | None = None, now: dt.datetime) -> QuerySet[Case]:
@@ -84,7 +141,7 @@ def outbox(*, viewer: Any, filters: CaseFilter | None = None, now: dt.datetime) 
     if not viewer.has_perm(Permission.VIEW_CASE):
         return Case.objects.none()
     cases = Case.objects.filter(requesting_body_id=viewer.body_id)
-    return _listed(cases, filters or CaseFilter(), "handling_body", now)
+    return _listed(_need_to_know(cases, viewer), filters or CaseFilter(), "handling_body", now)
 
 
 # --- a page of a list, as plain rows ------------------------------------------------------------------------
@@ -181,9 +238,13 @@ def clocks(*, case: Case) -> QuerySet[Clock]:
 
 
 def deadline_clocks(*, viewer: Any, now: dt.datetime, within: dt.timedelta) -> QuerySet[Clock]:
-    """Running obligations of the viewer's body due within `within` (or already overdue), soonest first."""
+    """Running obligations of the viewer's body due within `within` (or already overdue), soonest first, of the
+    cases the viewer may see."""
+    if not viewer.has_perm(Permission.VIEW_CASE):
+        return Clock.objects.none()
+    clocks = _need_to_know(Clock.objects.all(), viewer, case_field="case_id")
     return (
-        Clock.objects.filter(
+        clocks.filter(
             acting_body_id=viewer.body_id,
             status=rules.ClockStatus.RUNNING,
             obligatory=True,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import io
 import logging
 import re
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +26,7 @@ from cybercoop.accounts import services as accounts
 from cybercoop.accounts.rules import Role
 from cybercoop.accounts.selectors import users
 from cybercoop.assistance import rules, selectors
-from cybercoop.assistance.models import Case, Clock, ReusedInformation
+from cybercoop.assistance.models import Case, CaseAssignment, Clock, ReleasedInformation, ReusedInformation
 from cybercoop.assistance.rules import Kind, Side
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
@@ -32,11 +35,14 @@ from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.core.permissions import Permission, require
 from cybercoop.documents import render
 from cybercoop.documents import services as documents
+from cybercoop.exchange import at_rest
 from cybercoop.exchange import selectors as exchange_selectors
 from cybercoop.exchange import services as exchange
-from cybercoop.exchange.rules import STATE_SECRET_REFUSED, Marking, is_state_secret
+from cybercoop.exchange.rules import STATE_SECRET_REFUSED, Marking, is_state_secret, safe_file_name
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.models import Body
+from cybercoop.safeguards import rules as safeguards
+from cybercoop.safeguards.rules import SEES_EVERY_CASE_OF_THE_BODY, Access
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +179,7 @@ def create_draft(*, actor: Any, requested_body: Body, instrument: Any, **fields:
     if not case.purposes and case.purpose:
         case.purposes = [case.purpose[:300]]
     case.save()
+    CaseAssignment.objects.create(case=case, user=actor, how=CaseAssignment.How.DRAFTED, assigned_at=now)
     audit.record(action=AuditAction.CASE_DRAFTED, actor=actor, target=case, data={"to": requested_body.code})
     return case
 
@@ -830,6 +837,33 @@ def notify_delay(*, actor: Any, case: Case, reason: str, expected_on: dt.date | 
 
 
 @transaction.atomic
+def change_marking(*, actor: Any, case: Case, marking: str, reason: str) -> Case:
+    """P10.1: the requesting body changes the marking of a sent request, for both bodies and everything the case
+    produces from then on. Whoever works on the case may raise it; only the head or a deputy may lower it. A state
+    secret is refused: it never enters the system (P10.3)."""
+    case = _guard(case=case, actor=actor, kind=Kind.MARKING)
+    message = _("The marking could not be changed.")
+    if is_state_secret(marking):
+        _refuse(message, {"marking": STATE_SECRET_REFUSED})
+    if marking not in Marking.values:
+        _refuse(message, {"marking": _("Choose a marking from the list.")})
+    if marking == case.marking:
+        _refuse(message, {"marking": _("The case already has this marking.")})
+    reason = _text(reason, "reason", message, 1000)
+    lowering = safeguards.is_lowering(case.marking, marking)
+    side = case.side_of(actor.body_id)
+    if not safeguards.may_change_marking(role=actor.role, requesting_side=side == Side.REQUESTING, lowering=lowering):
+        raise RuleViolation("P10.1", _("Only the head or a deputy of the requesting body may lower the marking."))
+    return _send(
+        case=case,
+        actor=actor,
+        locked=True,
+        kind=Kind.MARKING,
+        body={"marking": marking, "previous": case.marking, "reason": reason},
+    )
+
+
+@transaction.atomic
 def request_information(*, actor: Any, case: Case, questions: str, uploads: Uploads = ()) -> Case:
     """P7.5: the requested body asks for additional information. The execution term is not suspended."""
     case = _guard(case=case, actor=actor, kind=Kind.INFO_REQUEST)
@@ -1137,6 +1171,8 @@ def recompute(*, case: Case) -> Case:
     case.conditions_proposed = list(derived.conditions_proposed)
     case.conditions_accepted = list(derived.conditions_accepted)
     case.participation_pending = derived.participation_pending
+    if derived.marking in Marking.values:  # P10.1: changed by the requesting body after sending
+        case.marking = derived.marking
     case.next_due_at = derived.next_due_at
     case.updated_at = clock.now()
     case.save()
@@ -1207,13 +1243,12 @@ def _remind(item: Clock, now: dt.datetime) -> None:
 
 
 def responsible_users(*, case: Case, body: Body) -> list[Any]:
-    """Who answers for the case in `body`: its head and deputies, and the officer who drafted or registered it."""
-    people = list(users(body=body, role__in=["head", "deputy"], is_active=True))
-    messages = exchange_selectors.conversation(conversation_id=case.id)
-    officers = {case.drafted_by} if body.pk == case.requesting_body_id and case.drafted_by else set()
-    officers |= {m.sender_user for m in messages if m.kind == Kind.RECEIPT and m.sender_user is not None}
-    people += [u for u in officers if u.body_id == body.pk and u.is_active and u not in people]
-    return people
+    """Who answers for the case in `body`, and so is told what happens in it: its head and deputies, and the
+    officers it is assigned to (need to know, P10.1: nobody else of the body learns the case exists)."""
+    people = list(users(body=body, role__in=sorted(SEES_EVERY_CASE_OF_THE_BODY), is_active=True).order_by("pk"))
+    assigned = selectors.assignments(case=case, body_id=body.pk).filter(user__is_active=True)
+    people += [item.user for item in assigned if item.user not in people]
+    return [person for person in people if selectors.access_to(viewer=person, case=case) >= Access.CONTENT]
 
 
 def notify_deadline(*, clock_row: Clock, overdue: bool) -> None:
@@ -1247,6 +1282,84 @@ def notify_message(*, case: Case, kind: str, recipient_body: Body) -> None:
         body=_("Case %(number)s “%(subject)s”: %(act)s."),
         url=f"/cases/{case.pk}/",
         params={"act": label, "number": case.outgoing_number or case.subject[:60], "subject": case.subject[:200]},
+    )
+
+
+# --- need to know: who in a body works on the case (P10.1) -----------------------------------------------------
+
+ASSIGNMENT_NOT_CHANGED = _("The assignment could not be changed.")
+
+
+def assign_incoming(*, case: Case) -> list[Any]:
+    """A request that arrives for a body (or is forwarded to it, P7.4) is assigned to the officers of that body who
+    receive its incoming requests; the head and the deputies see it anyway. Returns the officers newly assigned."""
+    desk = users(body_id=case.handling_body_id, receives_incoming=True, is_active=True, role__in=["officer"])
+    now = clock.now()
+    added = []
+    for user in desk.order_by("pk"):
+        _item, created = CaseAssignment.objects.get_or_create(
+            case=case, user=user, defaults={"how": CaseAssignment.How.INCOMING, "assigned_at": now}
+        )
+        if created:
+            added.append(user)
+            audit.record(
+                action=AuditAction.CASE_ASSIGNED,
+                actor=None,
+                body=case.handling_body,
+                target=case,
+                data={"user": user.username, "how": CaseAssignment.How.INCOMING, "body": user.body.code},
+            )
+    return added
+
+
+def _assignment_target(*, actor: Any, case: Case, user: Any) -> Case:
+    require(actor, Permission.ASSIGN_CASE, case)
+    if user is None or user.body_id != actor.body_id or not user.is_active or user.role != Role.OFFICER:
+        _refuse(ASSIGNMENT_NOT_CHANGED, {"user": _("Choose an active officer of your body.")})
+    return _lock(case)
+
+
+@transaction.atomic
+def assign(*, actor: Any, case: Case, user: Any) -> CaseAssignment:
+    """The head or a deputy assigns an officer of their body to the case (P10.1); the officer is told."""
+    locked = _assignment_target(actor=actor, case=case, user=user)
+    if CaseAssignment.objects.filter(case=locked, user=user).exists():
+        _refuse(ASSIGNMENT_NOT_CHANGED, {"user": _("The case is already assigned to this officer.")})
+    item = CaseAssignment.objects.create(
+        case=locked, user=user, how=CaseAssignment.How.ASSIGNED, assigned_by=actor, assigned_at=clock.now()
+    )
+    audit.record(
+        action=AuditAction.CASE_ASSIGNED,
+        actor=actor,
+        target=locked,
+        data={"user": user.username, "how": CaseAssignment.How.ASSIGNED, "body": actor.body.code},
+    )
+    accounts.notify_translated(
+        recipients=[user],
+        subject=_("Case assigned to you: %(number)s"),
+        body=_("%(head)s assigned you the case %(number)s “%(subject)s”."),
+        url=f"/cases/{locked.pk}/",
+        params={
+            "head": str(actor),
+            "number": locked.outgoing_number or locked.subject[:60],
+            "subject": locked.subject[:200],
+        },
+    )
+    return item
+
+
+@transaction.atomic
+def unassign(*, actor: Any, case: Case, user: Any) -> None:
+    """The head or a deputy withdraws an officer from the case: from then on the officer no longer sees it."""
+    locked = _assignment_target(actor=actor, case=case, user=user)
+    removed, _details = CaseAssignment.objects.filter(case=locked, user=user).delete()
+    if not removed:
+        _refuse(ASSIGNMENT_NOT_CHANGED, {"user": _("The case is not assigned to this officer.")})
+    audit.record(
+        action=AuditAction.CASE_UNASSIGNED,
+        actor=actor,
+        target=locked,
+        data={"user": user.username, "body": actor.body.code},
     )
 
 
@@ -1336,6 +1449,23 @@ def _when(instant: dt.datetime, body: Body) -> str:
 
 
 @transaction.atomic
+def _require_granted(consent: rules.Consent | None, *, provider: Body, actor: Any) -> None:
+    """P10.2: a use beyond the case goes ahead only on a granted consent; otherwise 409 with the reason."""
+    names = {"body": provider.name}
+    if consent is None:
+        raise RuleViolation("P10.2", _("%(body)s has not consented to this use: ask its consent first.") % names)
+    if consent.status == rules.ConsentStatus.REFUSED:
+        raise RuleViolation(
+            "P10.2", _("%(body)s has refused its consent to this use: %(reason)s") % {**names, "reason": consent.reason}
+        )
+    if consent.status == rules.ConsentStatus.PENDING:
+        raise RuleViolation(
+            "P10.2",
+            _("%(body)s is still to answer your request for consent of %(date)s.")
+            % {**names, "date": _when(consent.requested_at, actor.body)},
+        )
+
+
 def use_in_another_case(
     *, actor: Any, source_case: Case, attachment_sha256: str, target_case: Case
 ) -> ReusedInformation:
@@ -1367,19 +1497,8 @@ def use_in_another_case(
         use=rules.ConsentUse.CASE,
         targets=[target.outgoing_number, target.incoming_number],
     )
-    names = {"body": provider.name}
-    if consent is None:
-        raise RuleViolation("P10.2", _("%(body)s has not consented to this use: ask its consent first.") % names)
-    if consent.status == rules.ConsentStatus.REFUSED:
-        raise RuleViolation(
-            "P10.2", _("%(body)s has refused its consent to this use: %(reason)s") % {**names, "reason": consent.reason}
-        )
-    if consent.status == rules.ConsentStatus.PENDING:
-        raise RuleViolation(
-            "P10.2",
-            _("%(body)s is still to answer your request for consent of %(date)s.")
-            % {**names, "date": _when(consent.requested_at, actor.body)},
-        )
+    _require_granted(consent, provider=provider, actor=actor)
+    assert consent is not None  # granted
     if ReusedInformation.objects.filter(target_case=target, attachment=item).exists():
         _refuse(message, {"target_case": _("This file is already used in that case.")})
     reused = ReusedInformation.objects.create(
@@ -1402,6 +1521,113 @@ def use_in_another_case(
         data={"source_case": str(source.pk), "attachment": str(item.pk), "consent_request": consent.request},
     )
     return reused
+
+
+RELEASE_USES = frozenset({rules.ConsentUse.EXPORT, rules.ConsentUse.TRANSFER})
+
+
+@dataclass(frozen=True)
+class Release:
+    """A file leaving the system with the consent of the body that provided it: the record, and the package."""
+
+    record: ReleasedInformation
+    name: str
+    package: bytes
+
+
+@transaction.atomic
+def release_information(*, actor: Any, case: Case, attachment_sha256: str, use: str, target: str) -> Release:
+    """P10.2: export a file the other body provided in this case, or pass it to another body, only with that body's
+    consent to this use and this target. It leaves as a ZIP package: the file and, in Russian, the sheet of its
+    purposes, conditions (P7.7 and the consent's) and consent, which go with it wherever it goes."""
+    source = _lock(case)
+    if source.side_of(actor.body_id) is None:
+        raise PermissionDenied
+    require(actor, Permission.WORK_ON_CASE, source)
+    message = _("The information could not be released.")
+    errors: dict[str, Any] = {}
+    if use not in RELEASE_USES:
+        errors["use"] = _("Choose export or passing to another body.")
+    target = (target or "").strip()
+    if not target:
+        errors["target"] = _("This field is required.")
+    elif len(target) > rules.CONSENT_TARGET_MAX:
+        errors["target"] = _("At most %(count)d characters.") % {"count": rules.CONSENT_TARGET_MAX}
+    found = _provided(source, actor.body_id, attachment_sha256)
+    if found is None:
+        errors["attachment"] = _("Only a file the other body provided in this case can be released.")
+    _refuse(message, errors)
+    assert found is not None
+    sent, item = found
+    provider = sent.sender_body
+    consent = rules.consent_for(derive(source).consents, attachment=attachment_sha256, use=use, targets=[target])
+    _require_granted(consent, provider=provider, actor=actor)
+    assert consent is not None  # granted
+    record = ReleasedInformation.objects.create(
+        source_case=source,
+        attachment=item,
+        body=actor.body,
+        provided_by=provider,
+        use=use,
+        target=target,
+        consent_request=consent.request,
+        consented_at=consent.decided_at or consent.requested_at,
+        purposes=list(sent.purposes),
+        conditions=list(dict.fromkeys([*sent.conditions, *consent.conditions])),
+        released_by=actor,
+        released_at=clock.now(),
+    )
+    audit.record(
+        action=AuditAction.INFORMATION_RELEASED,
+        actor=actor,
+        target=source,
+        data={"attachment": str(item.pk), "use": use, "consent_request": consent.request},
+    )
+    content = at_rest.open(item)  # decrypted and checked; a damaged file rolls it all back
+    name, package = _release_package(record, content)
+    return Release(record=record, name=name, package=package)
+
+
+def _release_package(record: ReleasedInformation, content: bytes) -> tuple[str, bytes]:
+    """The ZIP that leaves: the file under its sanitised name, and the conditions sheet in Russian (the official
+    language of documents), UTF-8."""
+    case = record.source_case
+    number = case.outgoing_number or case.incoming_number or str(case.pk)
+    with override("ru"):
+        facts = [
+            (_("Case"), number),
+            (_("File"), record.attachment.name),
+            ("SHA-256", record.attachment.sha256),
+            (_("Provided by"), record.provided_by.name),
+            (_("Use"), ReleasedInformation.Use(record.use).label),
+            (_("Case number or body"), record.target),
+            (_("Consent given"), f"{record.consented_at:%Y-%m-%d %H:%M} UTC"),
+            (
+                _("Released by"),
+                f"{record.released_by.full_name}, {record.body.name}, {record.released_at:%Y-%m-%d %H:%M} UTC",
+            ),
+        ]
+        lists = [(_("Permitted purposes"), record.purposes), (_("Conditions"), record.conditions)]
+        lines = [str(_("Information provided under the Protocol: conditions of use (P7.7, P10.2)")), ""]
+        lines += [f"{label}: {value}" for label, value in facts]
+        for label, items in lists:
+            lines += [f"{label}:", *(f"  - {item}" for item in items or ["—"])]
+    sheet = "\n".join(lines) + "\n"
+    safe = safe_file_name(record.attachment.name)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(safe, content)
+        archive.writestr("УСЛОВИЯ-ИСПОЛЬЗОВАНИЯ.txt", sheet.encode("utf-8"))
+    return f"{number}-{record.use}.zip", buffer.getvalue()
+
+
+def released_information(*, case: Case, viewer: Any) -> list[ReleasedInformation]:
+    """What the viewer's body exported or passed on from this case (P10.2), with its purposes and conditions."""
+    return list(
+        ReleasedInformation.objects.filter(source_case=case, body_id=viewer.body_id)
+        .select_related("attachment", "provided_by", "released_by")
+        .order_by("released_at", "pk")
+    )
 
 
 def reused_information(*, case: Case, viewer: Any) -> list[ReusedInformation]:

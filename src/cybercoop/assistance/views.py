@@ -42,6 +42,7 @@ from cybercoop.core.permissions import Permission, require
 from cybercoop.documents import services as documents
 from cybercoop.exchange import at_rest, downloads
 from cybercoop.exchange import selectors as exchange
+from cybercoop.exchange.rules import Marking
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.rules import PROFILE_LANGUAGE_LABELS
 
@@ -225,6 +226,13 @@ MESSAGE_ACTIONS: dict[Kind, Action] = {
         services.reply_to_consent,
         gettext_lazy("The answer has been sent."),
     ),
+    Kind.MARKING: _message_action(
+        Kind.MARKING,
+        "marking",
+        forms.MarkingForm,
+        services.change_marking,
+        gettext_lazy("The marking has been changed."),
+    ),
 }
 
 
@@ -244,7 +252,17 @@ REUSE = Action(
     run=_use_in_another_case,
     done=gettext_lazy("The file is now part of the other case, with its purposes and conditions."),
 )
-FILE_ACTIONS = frozenset({"reuse", "consent-request"})
+# Export or passing to another body gives the package as a download (`release`), not a redirect.
+RELEASE = Action(
+    slug="release",
+    label=gettext_lazy("Export or pass to another body"),
+    rules=("P10.2",),
+    permission=Permission.WORK_ON_CASE,
+    form=forms.ReleaseForm,
+    run=services.release_information,
+    done=gettext_lazy("The package has been prepared."),
+)
+FILE_ACTIONS = frozenset({"reuse", "consent-request", "release"})
 
 ACTIONS: dict[str, Action] = {
     **DRAFT_ACTIONS,
@@ -591,6 +609,7 @@ KIND_LABELS: dict[str, Promise] = {
     Kind.RESULTS: gettext_lazy("Results"),
     Kind.CONSENT_REQUEST: gettext_lazy("Consent requested to use information"),
     Kind.CONSENT_REPLY: gettext_lazy("Answer to a request for consent"),
+    Kind.MARKING: gettext_lazy("Marking changed"),
 }
 
 # The texts a message may carry, in the order shown, with the same labels as the forms that write them.
@@ -645,6 +664,10 @@ def message_fields(message: Any) -> list[dict[str, Any]]:
         add(_("Purpose"), body.get("purpose"))
     if "granted" in body:
         add(_("Answer"), _("Consent granted") if body["granted"] else _("Consent refused"))
+    if message.kind == Kind.MARKING:  # P10.1
+        labels = dict(Marking.choices)
+        previous, marking = body.get("previous", ""), body.get("marking", "")
+        add(_("Marking"), f"{labels.get(previous, previous)} → {labels.get(marking, marking)}")
     if body.get("until"):
         add(_("Postponed until"), _date(body["until"]))
     if body.get("expected_on"):
@@ -725,16 +748,19 @@ def received_rows(
         and Kind.CONSENT_REQUEST in rules.allowed_kinds(state=case.state, side=side, derived=derived)
     )
     may_reuse = may_ask and forms.reuse_targets(case, user).exists()
+    released = services.released_information(case=case, viewer=user)
     for message, item in services.received_files(case=case, body_id=user.body_id):
         row: dict[str, Any] = {
             "message": message,
             "file": item,
             "label": KIND_LABELS.get(message.kind, message.kind),
             "consents": [c for c in derived.consents if c.attachment == item.sha256],
+            "released": [r for r in released if r.attachment_id == item.pk],
         }
         for slug, allowed, form_class in (
             ("consent-request", may_ask, forms.ConsentRequestForm),
             ("reuse", may_reuse, forms.ReuseForm),
+            ("release", may_ask, forms.ReleaseForm),
         ):
             if not allowed:
                 continue
@@ -758,6 +784,7 @@ def _case_page(
     status: int = 200,
     failed: tuple[Action, forms.ActionForm] | None = None,
     violation: RuleViolation | None = None,
+    assignment_form: forms.AssignForm | None = None,
 ) -> HttpResponse:
     user = request.user
     now = clock.now()
@@ -791,10 +818,57 @@ def _case_page(
         "received": received,
         "consents": derived.consents,
         "reused": services.reused_information(case=case, viewer=user),
+        "assignments": _assignments_panel(user, case, assignment_form),
         "violation": violation,
         "viewer_zone": zone_name(str(timezone.get_current_timezone())),
     }
     return render(request, "assistance/case_detail.html", context, status=status)
+
+
+def _assignments_panel(user: Any, case: Case, failed: forms.AssignForm | None) -> dict[str, Any]:
+    """Who of the viewer's body works on the case (never the other body's people: addressee lists are
+    confidential), and for the head and the deputies the forms to assign and withdraw officers (P10.1)."""
+    may_assign = user.has_perm(Permission.ASSIGN_CASE, case)
+    return {
+        "items": list(selectors.assignments(case=case, body_id=user.body_id)),
+        "may_assign": may_assign,
+        "form": failed or (forms.AssignForm(case=case, actor=user) if may_assign else None),
+    }
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
+    """The head or a deputy assigns an officer of the body to the case (P10.1)."""
+    case = _case(request, case_id)
+    require(request.user, Permission.ASSIGN_CASE, case)
+    form = forms.AssignForm(request.POST, case=case, actor=request.user)
+    if form.is_valid():
+        try:
+            services.assign(actor=request.user, case=case, user=form.cleaned_data["user"])
+        except InvalidInput as error:
+            for name, texts in error.errors.items():
+                for text in texts:
+                    form.add_error("user" if name == "user" else None, text)
+        else:
+            messages.success(request, _("The officer has been assigned to the case."))
+            return redirect("assistance:case", case_id=case.id)
+    return _case_page(request, case, status=422, assignment_form=form)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
+    """The head or a deputy withdraws an officer's assignment: the officer no longer sees the case (P10.1)."""
+    case = _case(request, case_id)
+    require(request.user, Permission.ASSIGN_CASE, case)
+    form = forms.WithdrawForm(request.POST, case=case, actor=request.user)
+    if form.is_valid():
+        services.unassign(actor=request.user, case=case, user=form.cleaned_data["user"])
+        messages.success(request, _("The assignment has been withdrawn."))
+    else:  # a button beside each assigned officer: only a stale page or a forged form gets here
+        messages.error(request, _("The case is not assigned to this officer."))
+    return redirect("assistance:case", case_id=case.id)
 
 
 @login_required
@@ -844,6 +918,29 @@ def act(request: HttpRequest, case_id: uuid.UUID, action: str) -> HttpResponse:
                 return redirect("assistance:inbox")  # forwarded (P7.4): the case has moved to another body
             return redirect("assistance:case", case_id=case.id)
     return _case_page(request, case, status=422, failed=(spec, form))
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, case_id: uuid.UUID) -> HttpResponseBase:
+    """P10.2: a file the other body provided, exported or passed on with its consent: the package (the file and its
+    conditions sheet) as a download under the same safe headers as any file; refused on the case page otherwise."""
+    case = _case(request, case_id)
+    require(request.user, Permission.WORK_ON_CASE, case)
+    form = RELEASE.make_form(case, request.POST, actor=request.user)
+    if form.is_valid():
+        try:
+            released = services.release_information(actor=request.user, case=case, **form.arguments())
+        except InvalidInput as error:
+            _add_errors(form, error)
+        except RuleViolation as error:
+            return _case_page(request, case, status=409, failed=(RELEASE, form), violation=error)
+        except at_rest.AttachmentUnreadable as error:
+            context = {"title": _("The file cannot be given out"), "message": str(error.message)}
+            return render(request, "core/error.html", context, status=error.status_code)
+        else:
+            return downloads.bytes_response(released.package, name=released.name, media_type="application/zip")
+    return _case_page(request, case, status=422, failed=(RELEASE, form))
 
 
 @login_required

@@ -73,6 +73,9 @@ class AuditAction(StrEnum):
     CASE_DISCARDED = "assistance:case:discarded"
     CASE_VIEWED = "assistance:case:viewed"
     INFORMATION_REUSED = "assistance:information:reused"
+    INFORMATION_RELEASED = "assistance:information:released"
+    CASE_ASSIGNED = "assistance:case:assigned"
+    CASE_UNASSIGNED = "assistance:case:unassigned"
 
 
 ACTION_LABELS: dict[AuditAction, Promise] = {
@@ -126,6 +129,9 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.CASE_DISCARDED: _("Draft request discarded"),
     AuditAction.CASE_VIEWED: _("Case opened"),
     AuditAction.INFORMATION_REUSED: _("Information used in another case with consent"),
+    AuditAction.INFORMATION_RELEASED: _("Information exported or passed on with consent"),
+    AuditAction.CASE_ASSIGNED: _("Case assigned"),
+    AuditAction.CASE_UNASSIGNED: _("Case assignment withdrawn"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -41,3 +42,27 @@ def sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+KEY_BYTES = 32  # a 256-bit key
+
+
+def key_from_file(path: Path, *, create: bool, name: str) -> bytes:
+    """A node's 256-bit key kept base64 in `path` (0600); created, atomically, when missing if `create`. Reading
+    never creates one: a new key opens nothing sealed under the old one. `name` says which key in errors."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if create and not path.exists():
+        # Not `replace`: when two processes create it at once, the first one wins and both use it.
+        write_atomically(
+            path, base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii") + "\n", mode=0o600, replace=False
+        )
+    try:
+        key = base64.urlsafe_b64decode(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"{path}: the {name} is missing") from None
+    except (ValueError, UnicodeDecodeError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ImproperlyConfigured(f"{path} does not hold a 256-bit key (base64)")
+    return key

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     WORK_ON_CASE = "assistance.work_on_case"
     REFUSE_REQUEST = "assistance.refuse_request"
     VIEW_CASE = "assistance.view_case"
+    ASSIGN_CASE = "assistance.assign_case"
 
 
 ObjectRule = Callable[[Any, Any], bool]

@@ -137,7 +137,9 @@ USERS = [
         "Омаров Тимур Асланович",
         "Главный аудитор информационной безопасности",
     ),
+    ("kz.analyst", "KZ-MIA", "officer", "Бекова Асель Маратовна", "Оперуполномоченный"),
     ("ru.officer", "RU-MIA", "officer", "Петров Алексей Викторович", "Старший оперуполномоченный"),
+    ("ru.analyst", "RU-MIA", "officer", "Смирнова Анна Владимировна", "Оперуполномоченный"),
     ("ru.head", "RU-MIA", "head", "Соколов Игорь Николаевич", "Министр внутренних дел"),
     ("ru.deputy", "RU-MIA", "deputy", "Кузнецова Ольга Сергеевна", "Заместитель министра внутренних дел"),
     ("ru.registrar", "RU-MIA", "registrar", "Морозов Дмитрий Павлович", "Главный специалист-регистратор"),
@@ -153,6 +155,10 @@ USERS = [
     ("csto.secretariat", "CSTO-SEC", "secretariat", "Белова Наталья Юрьевна", "Референт Секретариата ОДКБ"),
     ("csto.auditor", "CSTO-SEC", "auditor", "Ким Виктор Олегович", "Аудитор Секретариата ОДКБ"),
 ]
+
+# Need to know (P10.1): the officers who receive their body's incoming requests (each such request is assigned to
+# them on arrival). The analysts see only what their head assigns to them.
+RECEIVES_INCOMING = frozenset(username for username, _body, role, *_rest in USERS if username.endswith(".officer"))
 
 PROTOCOL_CODE = "csto-2014-information-sphere"
 

@@ -54,6 +54,7 @@ def seed(*, password: str, registry: bool = True, users: bool = True, node: str 
                 body=body,
                 role=role,
                 password=password,
+                receives_incoming=username in data.RECEIVES_INCOMING,
             )
         logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
     if not Case.objects.exists():

@@ -56,8 +56,7 @@ def prepare(usernames: Iterable[str], *, folder: Path) -> None:
     certificate written to `folder` for the Secretariat to publish), a certificate, and a demo TOTP device.
     Safe to run again."""
     # Imported here: the demo's CLI (`demo totp`) computes codes without Django set up.
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
+    from cybercoop.accounts.models import SealedTOTPDevice
     from cybercoop.accounts.selectors import get_user
     from cybercoop.documents import pki
 
@@ -75,8 +74,9 @@ def prepare(usernames: Iterable[str], *, folder: Path) -> None:
             path.write_text(authority.certificate_pem, encoding="ascii")
         if pki.credential_in_use(user) is None:
             pki.issue_signer(user)
-        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            TOTPDevice.objects.create(
+        if not SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            # Sealed like any other (the node's secrets key): only the seed's derivation makes the secret known.
+            SealedTOTPDevice.objects.create(
                 user=user,
                 name=DEVICE_NAME,
                 key=totp_key(username).hex(),

@@ -13,7 +13,6 @@ document); every writer through `store_file` (`services.store_attachment`, `fede
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
@@ -31,7 +30,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.core.errors import DomainError
-from cybercoop.core.files import write_atomically
+from cybercoop.core.files import key_from_file
 
 if TYPE_CHECKING:
     from cybercoop.exchange.models import Attachment
@@ -77,21 +76,7 @@ def key_file() -> Path:
 def _node_key(*, create: bool) -> bytes:
     """The node's 256-bit attachments key; created (0600, atomically) when missing if `create`. Reading never
     creates one: a new key opens none of the files stored under the old one."""
-    path = key_file()
-    if create and not path.exists():
-        # Not `replace`: when two processes create it at once, the first one wins and both use it.
-        write_atomically(
-            path, base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii") + "\n", mode=0o600, replace=False
-        )
-    try:
-        key = base64.urlsafe_b64decode(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        raise ImproperlyConfigured(f"{path}: the attachments key is missing") from None
-    except (ValueError, UnicodeDecodeError):
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise ImproperlyConfigured(f"{path} does not hold a 256-bit key (base64)")
-    return key
+    return key_from_file(key_file(), create=create, name="attachments key")
 
 
 def key_id(key: bytes) -> str:

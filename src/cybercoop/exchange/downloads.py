@@ -32,13 +32,18 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(safe, safe='')}"
 
 
+def bytes_response(content: bytes, *, name: str, media_type: str) -> FileResponse:
+    """Content made here (a package of a case's files) as a download under the same safe headers."""
+    response = FileResponse(io.BytesIO(content), content_type=media_type)
+    response["Content-Disposition"] = content_disposition(name)
+    for header, value in SAFE_HEADERS.items():
+        response[header] = value
+    return response
+
+
 def attachment_response(attachment: Attachment) -> FileResponse:
     """The attachment's plaintext as a download; raises `at_rest.AttachmentUnreadable` (before anything is sent)
     when its file is missing, damaged or under another node key."""
     content = at_rest.open(attachment)
     media_type = attachment.media_type if attachment.media_type in rules.ALLOWED_TYPES else FALLBACK_MEDIA_TYPE
-    response = FileResponse(io.BytesIO(content), content_type=media_type)
-    response["Content-Disposition"] = content_disposition(attachment.name)
-    for header, value in SAFE_HEADERS.items():
-        response[header] = value
-    return response
+    return bytes_response(content, name=attachment.name, media_type=media_type)

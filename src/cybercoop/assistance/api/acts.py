@@ -30,7 +30,8 @@ from cybercoop.assistance.api.common import (
     reused_out,
     visible_case,
 )
-from cybercoop.core.api import ERRORS
+from cybercoop.core.api import ERRORS, ErrorOut
+from cybercoop.exchange import downloads
 
 router = Router()
 
@@ -52,6 +53,13 @@ class ForwardIn(CaseInput):
 class DelayIn(CaseInput):
     reason: str = Field(max_length=REASON, description="What prevents or significantly delays execution.")
     expected_on: dt.date | None = Field(default=None, description="When execution is now expected (YYYY-MM-DD).")
+
+
+class MarkingIn(CaseInput):
+    marking: str = Field(
+        max_length=32, description="The new marking (P10.1): public, official or confidential; never a state secret."
+    )
+    reason: str = Field(max_length=1000, description="Why the marking changes.")
 
 
 class InformationRequestIn(CaseInput):
@@ -317,6 +325,39 @@ class ReuseIn(CaseInput):
     target_case: uuid.UUID = Field(description="The id of another case of the caller's body.")
 
 
+class ReleaseIn(CaseInput):
+    attachment: str = Field(**SHA256, description="SHA-256 of a file the other body sent in this case.")
+    use: str = Field(max_length=16, description="export, or transfer (pass to another body).")
+    target: str = Field(max_length=300, description="Where it goes, as named in the consent.")
+
+
+@router.post(
+    "/{case_id}/release",
+    response={**ERRORS, 500: ErrorOut},
+    summary="Export information or pass it to another body",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "A ZIP package: the file and its conditions sheet (purposes, conditions, consent).",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def release_information(request: HttpRequest, case_id: CaseId, payload: ReleaseIn):
+    """P10.2: a file the other body provided in this case leaves the system (exported, or passed to another body)
+    only with that body's consent to this use and target (409 with the reason otherwise). It leaves as a package
+    with its purposes, conditions and consent."""
+    released = services.release_information(
+        actor=request.user,
+        case=visible_case(request, case_id),
+        attachment_sha256=payload.attachment.lower(),
+        use=payload.use,
+        target=payload.target,
+    )
+    return downloads.bytes_response(released.package, name=released.name, media_type="application/zip")
+
+
 @router.post("/{case_id}/consent-requests", response={200: CaseOut, **ERRORS}, summary="Ask consent to use information")
 def request_consent(request: HttpRequest, case_id: CaseId, payload: ConsentRequestIn):
     """P10.2: ask the body that provided a file in this case for its consent to use it in another case, export it
@@ -363,3 +404,13 @@ def use_in_another_case(request: HttpRequest, case_id: CaseId, payload: ReuseIn)
         actor=request.user, source_case=case, attachment_sha256=payload.attachment.lower(), target_case=target
     )
     return Status(201, reused_out(reused))
+
+
+@router.post("/{case_id}/marking", response={200: CaseOut, **ERRORS}, summary="Change the marking")
+def change_marking(request: HttpRequest, case_id: CaseId, payload: MarkingIn):
+    """P10.1: the requesting body raises the marking of a sent request (whoever works on the case) or lowers it
+    (only its head or a deputy: 409 otherwise); a state secret is refused (P10.3). Both bodies' cases take it."""
+    case = services.change_marking(
+        actor=request.user, case=visible_case(request, case_id), marking=payload.marking, reason=payload.reason
+    )
+    return acted(request, case)

@@ -172,6 +172,7 @@ ACTION_OF_KIND: dict[Kind, str] = {
     Kind.RESULTS: "results",
     Kind.CONSENT_REQUEST: "consent-requests",
     Kind.CONSENT_REPLY: "consent-replies",
+    Kind.MARKING: "marking",
 }
 
 
