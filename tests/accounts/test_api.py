@@ -10,7 +10,7 @@ from cybercoop.audit.models import AuditEntry
 
 @pytest.fixture
 def kz_token(kz_officer):
-    _token, raw = services.issue_api_token(user=kz_officer, name="tests")
+    _token, raw = services.issue_api_token(user=kz_officer, name="tests", scope="act")
     return raw
 
 
@@ -134,7 +134,7 @@ def test_session_sign_in_also_works_for_the_api(client, kz_officer):
 
 
 def test_nul_characters_get_a_field_error_not_a_crash(client, kz_auditor):
-    _token, raw = services.issue_api_token(user=kz_auditor, name="x")
+    _token, raw = services.issue_api_token(user=kz_auditor, name="x", scope="act")
     r = client.get("/api/v1/audit/entries", {"actor": "a\x00b"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "actor"

@@ -352,7 +352,7 @@ def test_mark_all_as_read(client, kz_officer, kz_head):
 
 @pytest.fixture
 def kz_token(kz_officer):
-    _token, raw = services.issue_api_token(user=kz_officer, name="tests")
+    _token, raw = services.issue_api_token(user=kz_officer, name="tests", scope="act")
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 

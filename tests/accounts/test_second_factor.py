@@ -327,7 +327,7 @@ def test_a_verified_session_issues_tokens(client, kz_head):
 def test_a_token_issues_tokens_without_a_session(client, kz_head):
     from cybercoop.accounts import services
 
-    _token, raw = services.issue_api_token(user=kz_head, name="first")
+    _token, raw = services.issue_api_token(user=kz_head, name="first", scope="act")
     r = client.post(
         "/api/v1/me/tokens", json.dumps({"name": "second"}), "application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
     )

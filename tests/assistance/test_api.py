@@ -28,7 +28,7 @@ class Caller:
     """The test client speaking as one user, with that user's API token."""
 
     def __init__(self, client, user):
-        _token, raw = accounts.issue_api_token(user=user, name="tests")
+        _token, raw = accounts.issue_api_token(user=user, name="tests", scope="act")
         self.client = client
         self.headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 

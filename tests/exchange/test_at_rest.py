@@ -236,7 +236,7 @@ def _screen(client, user, case, attachment):
 
 
 def _api(client, user, case, attachment):
-    _token, raw = accounts.issue_api_token(user=user, name="tests")
+    _token, raw = accounts.issue_api_token(user=user, name="tests", scope="act")
     return client.get(f"/api/v1/cases/{case.pk}/attachments/{attachment.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}")
 
 
@@ -330,7 +330,7 @@ def test_oversized_and_mistyped_uploads_through_the_api_and_the_screen_change_no
     # A second request, registered: the results may be sent in it.
     case = assistance.register_receipt(actor=ru_officer, case=sent(kz_officer, kz_head, ru_body, executed.instrument))
     before = (Message.objects.count(), Attachment.objects.count(), sorted(_files_under(Path(settings.MEDIA_ROOT))))
-    _token, raw = accounts.issue_api_token(user=ru_officer, name="tests")
+    _token, raw = accounts.issue_api_token(user=ru_officer, name="tests", scope="act")
     for name, data, message in [
         ("big.pdf", OVERSIZED, "“big.pdf” is larger than 25 MB."),
         ("scan.pdf", b"MZ\x90\x00", "“scan.pdf” is not an accepted type"),

@@ -229,7 +229,7 @@ def build_world() -> World:
     sessions = {}
     for key, user in users.items():
         name = _marker(f"token-{key}")
-        _row, raw = accounts.issue_api_token(user=user, name=name)
+        _row, raw = accounts.issue_api_token(user=user, name=name, scope="act")
         personas[key] = Persona(key, user, raw, name)
         client = Client()
         client.force_login(user)

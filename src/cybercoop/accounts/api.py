@@ -13,7 +13,7 @@ from ninja.pagination import paginate
 from ninja.security import HttpBearer
 from pydantic import Field
 
-from cybercoop.accounts import selectors, services, sign_in
+from cybercoop.accounts import rules, selectors, services, sign_in
 from cybercoop.accounts.models import ApiToken, Notification, User
 from cybercoop.core import clock
 from cybercoop.core.api import ERRORS, BoundedPagination, InputSchema
@@ -30,11 +30,17 @@ class ApiTokenAuth(HttpBearer):
     openapi_description = "Personal API token (cc_…), sent as `Authorization: Bearer <token>`."
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = selectors.user_for_token(raw=token, now=clock.now())
-        if user is None:
+        found = selectors.token_for(raw=token, now=clock.now())
+        if found is None:
             # Logged without the token itself; no audit entry, so a flood of bad tokens cannot flood the chain.
             logger.warning("API request with an invalid token refused")
             return None
+        user = found.user
+        translation.activate(user.language)
+        if not rules.token_allows(scope=found.scope, method=request.method or ""):
+            raise TokenScopeRefused(
+                _("This token may only read: issue a token that may act to change anything."), field="authorization"
+            )
         request.user = user
         # A token is the API's second credential: what a session must prove with a TOTP code, it has proved.
         request.authenticated_by_token = True  # type: ignore[attr-defined]
@@ -42,6 +48,12 @@ class ApiTokenAuth(HttpBearer):
         request.LANGUAGE_CODE = user.language  # type: ignore[attr-defined]
         timezone.activate(user.body.zone)
         return user
+
+
+class TokenScopeRefused(DomainError):
+    """A read-only token used for a request that would change something."""
+
+    status_code = 403
 
 
 class PartyRef(Schema):
@@ -73,12 +85,16 @@ class LanguageIn(InputSchema):
 class TokenIn(InputSchema):
     name: str = Field(min_length=1, max_length=100, description="A name to recognise the token by.")
     valid_days: int | None = Field(default=None, ge=1, le=366, description="Days of validity; none = until revoked.")
+    scope: Literal["read", "act"] = Field(
+        default="read", description="read: GET only (the default); act: everything the owner's role allows."
+    )
 
 
 class TokenOut(Schema):
     id: int
     name: str
     prefix: str
+    scope: str = Field(description="read or act.")
     created_at: dt.datetime
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
@@ -138,6 +154,7 @@ def _token(token: ApiToken) -> TokenOut:
         id=token.pk,
         name=token.name,
         prefix=token.prefix,
+        scope=token.scope,
         created_at=token.created_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
@@ -180,7 +197,9 @@ def issue_token(request: HttpRequest, payload: TokenIn):
         raise SecondFactorNeeded(
             _("Issuing a token needs a sign-in with the code of your authenticator: sign out, then sign in again.")
         )
-    token, raw = services.issue_api_token(user=request.user, name=payload.name, valid_days=payload.valid_days)
+    token, raw = services.issue_api_token(
+        user=request.user, name=payload.name, valid_days=payload.valid_days, scope=payload.scope
+    )
     return Status(201, TokenIssuedOut(**_token(token).model_dump(), token=raw))
 
 

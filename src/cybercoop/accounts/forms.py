@@ -8,6 +8,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from cybercoop.accounts.rules import TokenScope
+
 
 class SignInForm(AuthenticationForm):
     """User name and password, with messages in the user's language."""
@@ -55,6 +57,17 @@ class TokenForm(forms.Form):
             "max_value": _("A token may be valid from 1 to 366 days."),
         },
     )
+    scope = forms.ChoiceField(
+        label=_("What the token may do"),
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        required=False,  # not chosen: read only
+        widget=forms.RadioSelect,
+        help_text=_("Least privilege: a token that only reads cannot change anything, even if it is stolen."),
+    )
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or TokenScope.READ
 
 
 def _code_field(label: Any, *, required: bool = True, autofocus: bool = False) -> forms.CharField:

@@ -97,6 +97,7 @@ class ApiToken(models.Model):
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=8, unique=True)
     digest = models.CharField(_("digest"), max_length=64)
+    scope = models.CharField(_("scope"), max_length=8, choices=rules.TokenScope.choices, default=rules.TokenScope.READ)
     created_at = models.DateTimeField(_("issued"))
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)

@@ -86,6 +86,24 @@ def role_has_permission(role: str, permission: str) -> bool:
         return False
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do (least privilege: a new token reads only, unless its owner chooses otherwise)."""
+
+    READ = "read", _("Read only")
+    ACT = "act", _("Read and act (everything the owner's role allows)")
+
+
+# HTTP methods a read-only token may use: they change nothing.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_allows(*, scope: str, method: str) -> bool:
+    """True if a token of `scope` may make a request with `method`; an unknown scope allows nothing."""
+    if scope == TokenScope.ACT:
+        return True
+    return scope == TokenScope.READ and method.upper() in READ_METHODS
+
+
 # API tokens: "cc_" + 8-character public prefix + "_" + 43-character secret.
 TOKEN_PATTERN = re.compile(r"^cc_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 

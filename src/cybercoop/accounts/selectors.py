@@ -24,6 +24,12 @@ def tokens_of(*, user: User) -> QuerySet[ApiToken]:
 
 def user_for_token(*, raw: str, now: dt.datetime) -> User | None:
     """The active user a presented token belongs to, or None if it is malformed, unknown, revoked or expired."""
+    token = token_for(raw=raw, now=now)
+    return token.user if token is not None else None
+
+
+def token_for(*, raw: str, now: dt.datetime) -> ApiToken | None:
+    """The valid token presented (with its active user), or None if it is malformed, unknown, revoked or expired."""
     prefix = rules.parse_token(raw)
     if prefix is None:
         return None
@@ -37,7 +43,7 @@ def user_for_token(*, raw: str, now: dt.datetime) -> User | None:
         return None
     # Constant-time comparison: the prefix is public, the digest is not.
     digest = hashlib.sha256(raw.strip().encode()).hexdigest()
-    return token.user if hmac.compare_digest(digest, token.digest) else None
+    return token if hmac.compare_digest(digest, token.digest) else None
 
 
 def get_user(*, username: str) -> User | None:

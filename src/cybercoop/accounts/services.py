@@ -282,10 +282,15 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
 @transaction.atomic
-def issue_api_token(*, user: User, name: str, valid_days: int | None = None) -> tuple[ApiToken, str]:
-    """Issue a personal API token; returns the row and the token, which is not stored and shown once."""
+def issue_api_token(
+    *, user: User, name: str, valid_days: int | None = None, scope: str = rules.TokenScope.READ
+) -> tuple[ApiToken, str]:
+    """Issue a personal API token; returns the row and the token, which is not stored and shown once. It reads
+    only unless `scope` is "act" (least privilege)."""
     name = name.strip()
     errors: dict[str, list[Any]] = {}
+    if scope not in rules.TokenScope.values:
+        errors["scope"] = [_("Choose what the token may do.")]
     if not name:
         errors["name"] = [_("Give the token a name, so you can recognise it later.")]
     elif len(name) > 100:
@@ -305,10 +310,11 @@ def issue_api_token(*, user: User, name: str, valid_days: int | None = None) -> 
         name=name,
         prefix=prefix,
         digest=hashlib.sha256(raw.encode()).hexdigest(),
+        scope=scope,
         created_at=now,
         expires_at=now + dt.timedelta(days=valid_days) if valid_days else None,
     )
-    audit.record(action=AuditAction.API_TOKEN_ISSUED, actor=user, target=token, data={"name": name})
+    audit.record(action=AuditAction.API_TOKEN_ISSUED, actor=user, target=token, data={"name": name, "scope": scope})
     return token, raw
 
 

@@ -279,7 +279,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST" and form.is_valid():
         try:
             _token, issued = services.issue_api_token(
-                user=request.user, name=form.cleaned_data["name"], valid_days=form.cleaned_data["valid_days"]
+                user=request.user,
+                name=form.cleaned_data["name"],
+                valid_days=form.cleaned_data["valid_days"],
+                scope=form.cleaned_data["scope"],
             )
         except InvalidInput as error:
             add_service_errors(form, error)

@@ -15,13 +15,21 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--name", default="command line", help="A name to recognise the token by.")
         parser.add_argument("--days", type=int, default=None, help="Days of validity (default: until revoked).")
+        parser.add_argument(
+            "--scope",
+            choices=["read", "act"],
+            default="read",
+            help="read: GET only (the default); act: everything the user's role allows.",
+        )
 
     def handle(self, *args, **options):
         user = selectors.get_user(username=options["username"])
         if user is None or not user.is_active:
             raise CommandError(f"no active user named {options['username']!r}")
         try:
-            _token, raw = services.issue_api_token(user=user, name=options["name"], valid_days=options["days"])
+            _token, raw = services.issue_api_token(
+                user=user, name=options["name"], valid_days=options["days"], scope=options["scope"]
+            )
         except InvalidInput as error:
             details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in error.errors.items())
             raise CommandError(details) from error
