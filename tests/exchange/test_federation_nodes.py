@@ -96,7 +96,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, F
 
 
 def _token(node: FederatedNode, username: str) -> str:
-    return _run(node, ["manage", "create_api_token", username]).strip().splitlines()[-1]
+    return _run(node, ["manage", "create_api_token", username, "--scope", "act"]).strip().splitlines()[-1]
 
 
 def _api(
