@@ -64,7 +64,13 @@ FORWARD_TO = {"RU-MIA": "RU-FSB", "RU-FSB": "RU-MIA", "KZ-MIA": "KZ-NSC", "KZ-NS
 PROTOCOL = "csto-2014-information-sphere"
 BILATERAL = "kz-ru-2019-crime-cooperation"
 
-LOADED_TABLES = ("assistance_case", "assistance_clock", "exchange_message", "exchange_attachment")
+LOADED_TABLES = (
+    "assistance_case",
+    "assistance_clock",
+    "exchange_message",
+    "exchange_attachment",
+    "assistance_caseassignment",
+)
 CASE_COLUMNS = (
     "id",
     "state",
@@ -159,7 +165,15 @@ ATTACHMENT_COLUMNS = (
     "uploaded_by_id",
     "uploaded_at",
 )
-COLUMNS = dict(zip(LOADED_TABLES, (CASE_COLUMNS, CLOCK_COLUMNS, MESSAGE_COLUMNS, ATTACHMENT_COLUMNS), strict=True))
+# Need to know (P10.1): the drafting officer, and the officers who receive the executing body's incoming requests.
+ASSIGNMENT_COLUMNS = ("case_id", "user_id", "how", "assigned_by_id", "assigned_at")
+COLUMNS = dict(
+    zip(
+        LOADED_TABLES,
+        (CASE_COLUMNS, CLOCK_COLUMNS, MESSAGE_COLUMNS, ATTACHMENT_COLUMNS, ASSIGNMENT_COLUMNS),
+        strict=True,
+    )
+)
 
 # --- the words of the requests -------------------------------------------------------------------------------
 
@@ -227,6 +241,7 @@ class Body:
     zone: str
     officers: tuple[int, ...]
     signers: tuple[int, ...]  # the head and deputies (P6.5)
+    desk: tuple[int, ...]  # the officers who receive its incoming requests (need to know, P10.1)
 
 
 @dataclass
@@ -250,6 +265,7 @@ class Tables:
     clocks: list[tuple[Any, ...]] = field(default_factory=list)
     messages: list[tuple[Any, ...]] = field(default_factory=list)
     attachments: list[tuple[Any, ...]] = field(default_factory=list)
+    assignments: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 # --- the database ----------------------------------------------------------------------------------------------
@@ -329,9 +345,9 @@ def _bench_user(conn: psycopg.Connection[Any], body_id: int, code: str, role: st
     username = f"bench.{code.lower()}.{role}"
     row = conn.execute(
         "INSERT INTO accounts_user (password, username, full_name, position, email, role, language, is_active, "
-        "created_at, body_id) VALUES (%s, %s, %s, %s, '', %s, 'ru', true, %s, %s) "
+        "receives_incoming, created_at, body_id) VALUES (%s, %s, %s, %s, '', %s, 'ru', true, %s, %s, %s) "
         "ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role RETURNING id",
-        ("!" + uuid.uuid4().hex, username, f"Сотрудник {code} ({role})", role, role, now, body_id),
+        ("!" + uuid.uuid4().hex, username, f"Сотрудник {code} ({role})", role, role, role == "officer", now, body_id),
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -346,15 +362,17 @@ def _registry(conn: psycopg.Connection[Any], now: dt.datetime) -> tuple[dict[str
         (list(BODY_WEIGHTS),),
     ):
         users = conn.execute(
-            "SELECT id, role FROM accounts_user WHERE body_id = %s AND is_active ORDER BY id", (body_id,)
+            "SELECT id, role, receives_incoming FROM accounts_user WHERE body_id = %s AND is_active ORDER BY id",
+            (body_id,),
         ).fetchall()
-        officers = tuple(u for u, role in users if role == "officer") or (
+        officers = tuple(u for u, role, _desk in users if role == "officer") or (
             _bench_user(conn, body_id, code, "officer", now),
         )
-        signers = tuple(u for u, role in users if role in ("head", "deputy")) or (
+        desk = tuple(u for u, role, desk in users if role == "officer" and desk) or officers
+        signers = tuple(u for u, role, _desk in users if role in ("head", "deputy")) or (
             _bench_user(conn, body_id, code, "head", now),
         )
-        bodies[code] = Body(body_id, code, party, zone, officers, signers)
+        bodies[code] = Body(body_id, code, party, zone, officers, signers, desk)
     missing = set(BODY_WEIGHTS) - set(bodies)
     if missing:
         raise SystemExit(f"the demo registry has no bodies {sorted(missing)}")
@@ -586,6 +604,11 @@ class Simulation:
         )
         for spec in derived.clocks:
             tables.clocks.append(self._clock(case_id, spec))
+        tables.assignments.append((case_id, officer, "drafted", None, created_at))
+        if events:  # sent: the executing body's desk is assigned on arrival
+            handling = self.bodies[derived.handling_body]
+            desk = [user for user in handling.desk if user != officer]
+            tables.assignments += [(case_id, user, "incoming", None, events[0].at) for user in desk]
         if with_messages:
             self._messages(tables, case_id, message_ids, events, instrument_code, fields["marking"], purposes)
         return tables
@@ -892,6 +915,7 @@ def fill(
         "clocks": counts["assistance_clock"],
         "messages": counts["exchange_message"],
         "attachments": counts["exchange_attachment"],
+        "assignments": counts["assistance_caseassignment"],
         "cases_with_messages": messages_for,
         "generated_at": now.isoformat(),
         "seed": seed,
@@ -922,7 +946,9 @@ def _load_part(args: tuple[Any, ...]) -> dict[str, int]:
         for index, created_at in enumerate(created):
             tables = simulation.case(created_at, with_messages=part + index * parts >= messages_from)
             for table, rows in zip(
-                LOADED_TABLES, (tables.cases, tables.clocks, tables.messages, tables.attachments), strict=True
+                LOADED_TABLES,
+                (tables.cases, tables.clocks, tables.messages, tables.attachments, tables.assignments),
+                strict=True,
             ):
                 copy = copies[table]
                 for row in rows:

@@ -271,10 +271,10 @@ def test_on_the_screens_the_officer_is_stopped_until_the_provider_consents(
     assert "Только для уголовного дела" in block
     assert 'data-testid="action-reuse"' in block
     assert 'data-testid="action-consent-request"' in block
-    assert other_case.outgoing_number in block  # the other case is offered by its number
+    assert 'name="target_case"' in block  # the other case is named by its number
 
     before = the_world()
-    r = client.post(page(source, "reuse"), {"attachment": sha, "target_case": other_case.pk})
+    r = client.post(page(source, "reuse"), {"attachment": sha, "target_case": other_case.outgoing_number})
     assert r.status_code == 409
     assert 'data-testid="rule-violation" data-rule="P10.2"' in r.content.decode()
     assert the_world() == before
@@ -310,7 +310,7 @@ def test_on_the_screens_the_officer_is_stopped_until_the_provider_consents(
     assert 'data-testid="consent" data-status="granted"' in client.get(page(source)).content.decode()
 
     client.force_login(ru_officer)
-    r = client.post(page(source, "reuse"), {"attachment": sha, "target_case": other_case.pk})
+    r = client.post(page(source, "reuse"), {"attachment": sha, "target_case": other_case.outgoing_number})
     assert r.status_code == 302
     html = client.get(page(other_case)).content.decode()
     start = html.index('data-testid="reused-information"')

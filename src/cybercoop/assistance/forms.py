@@ -527,12 +527,6 @@ class ConsentReplyForm(ActionForm):
         return data
 
 
-class CaseNumberChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Case) -> str:
-        number = obj.outgoing_number or obj.incoming_number or str(_("draft"))
-        return f"{number} — {obj.subject[:80]}"
-
-
 def reuse_targets(case: Case, actor: Any) -> Any:
     """The other live cases of the actor's body, a file received in `case` may be used in (P10.2)."""
     return (
@@ -548,12 +542,20 @@ class ReuseForm(ActionForm):
     """P10.2: use a file the other body provided in another case of the actor's body (with its consent)."""
 
     attachment = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    target_case = CaseNumberChoiceField(label=_("Case"), queryset=Case.objects.none())
+    # By number, not from a list: a body has tens of thousands of cases (bench/cases.py), and the consent names the
+    # other case by its number too.
+    target_case = forms.CharField(
+        label=_("Number of the other case"),
+        max_length=40,
+        help_text=_("Its outgoing or incoming number, as in the consent."),
+    )
 
-    def __init__(self, *args: Any, case: Case, actor: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, case=case, actor=actor, **kwargs)
-        if actor is not None:
-            self.fields["target_case"].queryset = reuse_targets(case, actor)
+    def clean_target_case(self) -> Case:
+        number = self.cleaned_data["target_case"].strip()
+        found = selectors.case_by_number(viewer=self.actor, number=number) if self.actor is not None else None
+        if found is None:
+            raise forms.ValidationError(_("No case of your body has this number."))
+        return found
 
     def arguments(self) -> dict[str, Any]:
         return {"attachment_sha256": self.cleaned_data["attachment"], "target_case": self.cleaned_data["target_case"]}

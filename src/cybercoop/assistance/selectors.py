@@ -62,6 +62,15 @@ def visible_cases(*, viewer: Any) -> QuerySet[Case]:
     return _need_to_know(cases, viewer)
 
 
+def case_by_number(*, viewer: Any, number: str) -> Case | None:
+    """A case the viewer may see by its outgoing or incoming number (whole, any case), or None."""
+    number = number.strip()
+    if not number:
+        return None
+    found = visible_cases(viewer=viewer).filter(Q(outgoing_number__iexact=number) | Q(incoming_number__iexact=number))
+    return found.order_by("-updated_at").first()
+
+
 def access_to(*, viewer: Any, case: Case) -> Access:
     """How much of this case the viewer may see (`safeguards.rules.case_access`): the object rule of every case
     permission, so every screen, API operation and service asks it."""

@@ -729,6 +729,16 @@ def timeline(messages: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _granted(consents: list[rules.Consent], slug: str) -> dict[str, str]:
+    """The last granted consent's use and target, to fill in the form that uses it (P10.2)."""
+    uses = {"reuse": {rules.ConsentUse.CASE}, "release": {rules.ConsentUse.EXPORT, rules.ConsentUse.TRANSFER}}
+    granted = [c for c in consents if c.status == rules.ConsentStatus.GRANTED and c.use in uses.get(slug, ())]
+    if not granted:
+        return {}
+    last = granted[-1]
+    return {"target_case": last.target} if slug == "reuse" else {"use": last.use, "target": last.target}
+
+
 def received_rows(
     user: Any,
     case: Case,
@@ -765,7 +775,10 @@ def received_rows(
             if not allowed:
                 continue
             form: forms.ActionForm = form_class(
-                initial={"attachment": item.sha256}, case=case, actor=user, auto_id=f"{slug}-{item.pk}-%s"
+                initial={"attachment": item.sha256, **_granted(row["consents"], slug)},
+                case=case,
+                actor=user,
+                auto_id=f"{slug}-{item.pk}-%s",
             )
             if failed is not None and failed[0].slug == slug and failed[1].data.get("attachment") == item.sha256:
                 form, row["failed"] = failed[1], slug
