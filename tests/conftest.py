@@ -33,9 +33,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # Checks whose outcome does not depend on the database (the access-control matrix and schemathesis, the browser
-# tests) run once: `scripts/run-tests` sets CYBERCOOP_TESTS_ONCE_ELSEWHERE=1 on the SQLite leg when the PostgreSQL
-# leg runs beside it, and they run there (deselected here, never skipped); alone, a leg runs everything.
-ONCE = tuple(Path(__file__).parent / name for name in ("safeguards", "e2e"))
+# tests, the four-node demo's play across real nodes) run once: `scripts/run-tests` sets
+# CYBERCOOP_TESTS_ONCE_ELSEWHERE=1 on the SQLite leg when the PostgreSQL leg runs beside it, and they run there
+# (deselected here, never skipped); alone, a leg runs everything.
+ONCE = tuple(Path(__file__).parent / name for name in ("safeguards", "e2e", "demo/test_federated_demo.py"))
 
 
 def _run_once(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,18 +6,36 @@ The same steps as `make demo`: migrate, collect static files, seed, serve. On a 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import psycopg
+
+from cybercoop.demo.federation import (
+    FederatedNode,
+    join,
+    node_env,
+    nodes_with_cases,
+    play_cases,
+    prepare_secretariat,
+    publish_signing_authorities,
+    seed_people,
+)
 
 DEMO_PASSWORD = "e2e-demo-password-7q"
 
@@ -140,3 +158,152 @@ def stop_node(node: Node) -> None:
             node.process.kill()
     if node.database:
         _drop_database(os.environ["DATABASE_URL"], node.database)
+
+
+# --- a federation of real nodes, joined as `make demo` joins them (cybercoop.demo.federation) ----------------
+
+
+def run_cybercoop(node: FederatedNode, args: Sequence[str]) -> str:
+    """Run `cybercoop ARGS` as `node`; its output, or AssertionError with what it printed."""
+    done = subprocess.run([sys.executable, "-m", "cybercoop", *args], env=node.env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{node.code}: cybercoop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def serve_federated(node: FederatedNode) -> subprocess.Popen[bytes]:
+    """Start `node`'s web server; return once it answers (raises with its log otherwise)."""
+    port = node.url.rsplit(":", 1)[1]
+    with (node.data_dir / "server.log").open("a") as log:  # the server keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cybercoop", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=node.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(node.url + "/health/", process, node.data_dir / "server.log")
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
+
+
+def start_worker(node: FederatedNode, *, interval: float = 0.5) -> subprocess.Popen[bytes]:
+    """Start `node`'s worker, a pass every `interval` seconds (quicker than a real node's, for the tests' sake)."""
+    with (node.data_dir / "worker.log").open("a") as log:  # the worker keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "cybercoop", "worker", "--interval", str(interval)],
+            env=node.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Terminate the processes, and wait for each (killed after 15 s)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+FEDERATION_NODES = (("secretariat", "Секретариат ОДКБ"), ("kz", "Казахстан"), ("ru", "Россия"))
+
+
+@contextlib.contextmanager
+def federation_of_nodes(
+    root: Path, *, play: bool, signers: Collection[str] = (), nodes: Sequence[tuple[str, str]] = FEDERATION_NODES
+) -> Iterator[dict[str, FederatedNode]]:
+    """Real nodes (by default the Secretariat's, Kazakhstan's and Russia's) joined as `make demo` joins them, each
+    serving, with its users and the first acts of their demo cases. With `play`, every demo case is then played to
+    its end as in `make demo` (each node's worker running meanwhile, stopped after, so that a test delivers with
+    `worker --once` when it chooses); the nodes in `signers` then get their signers (P6.5). Yields the nodes by id."""
+    federated = {
+        code: FederatedNode(code=code, label=label, url=f"http://127.0.0.1:{free_port()}", data_dir=root / code)
+        for code, label in nodes
+    }
+    secretariat_url = federated["secretariat"].url
+    databases: list[str] = []
+    servers: list[subprocess.Popen[bytes]] = []
+    base_database = os.environ.get("DATABASE_URL", "")
+    for node in federated.values():
+        node.data_dir.mkdir()
+        env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+        env.update(node_env(node, secretariat_url))
+        env.update({"CYBERCOOP_DEMO": "true", "CYBERCOOP_DEMO_PASSWORD": DEMO_PASSWORD})
+        # Static files hashed but not compressed: `collectstatic` takes a tenth of the time (40 s of CPU per node
+        # otherwise), and the tests read the API.
+        env.update({"CYBERCOOP_STATIC_STORAGE": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"})
+        if base_database:
+            name, env["DATABASE_URL"] = _create_database(base_database)
+            databases.append(name)
+        node.env = env
+    try:
+        directory_key = prepare_secretariat(list(federated.values()), run_cybercoop)
+        servers.append(serve_federated(federated["secretariat"]))
+        others = [node for node in federated.values() if not node.is_secretariat]
+        with ThreadPoolExecutor(max_workers=len(others)) as pool:
+            list(pool.map(lambda n: join(n, directory_key, run_cybercoop), others))
+        with ThreadPoolExecutor(max_workers=len(federated)) as pool:
+            # Signers only after the play: the played acts are unsigned, with the clock set back.
+            list(
+                pool.map(
+                    lambda n: seed_people(n, run_cybercoop, signers=not play and n.code in signers), federated.values()
+                )
+            )
+        with ThreadPoolExecutor(max_workers=len(others)) as pool:  # side by side; each stopped below if it came up
+            starting = [pool.submit(serve_federated, node) for node in others]
+        servers += [future.result() for future in starting if future.exception() is None]
+        for future in starting:
+            future.result()  # the first that did not come up
+        if play:
+            workers = [start_worker(node) for node in nodes_with_cases(list(federated.values()))]
+            try:
+                play_cases(list(federated.values()), run_cybercoop, signers=signers)
+            finally:
+                stop_processes(workers)
+        if signers:
+            publish_signing_authorities(list(federated.values()), run_cybercoop)
+        yield federated
+    finally:
+        stop_processes(servers)
+        for name in databases:
+            _drop_database(base_database, name)
+
+
+def api_token(node: FederatedNode, username: str, *, scope: str = "read") -> str:
+    """A fresh API token of the node's user: `read` (GET only) or `act`."""
+    return run_cybercoop(node, ["manage", "create_api_token", username, "--scope", scope]).strip().splitlines()[-1]
+
+
+def api_call(
+    node: FederatedNode,
+    token: str,
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    form: bool = False,
+) -> tuple[int, Any]:
+    """Call the node's API (`/api/v1` + `path`) as the token's user: the status and the decoded answer, whatever the
+    status; `form` sends the payload as a form (the acts with attachments)."""
+    if form:
+        data, kind = urllib.parse.urlencode(payload or {}).encode(), "application/x-www-form-urlencoded"
+    else:
+        data, kind = (json.dumps(payload).encode() if payload is not None else None), "application/json"
+    request = urllib.request.Request(
+        node.url + "/api/v1" + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": kind, "Accept-Language": "en"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

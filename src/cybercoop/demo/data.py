@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # (code, kind, time zone, name ru, name kk, name en)
 PARTIES = [
     ("AM", "state", "Asia/Yerevan", "Республика Армения", "Армения Республикасы", "Republic of Armenia"),
@@ -332,8 +334,9 @@ PROFILES = [
 ]
 
 # Demonstration cases: (key, from user, to body, urgent, subject, steps). Each step is (days after the
-# first, actor, action, arguments); the seed replays them through the services with the clock set back.
-CASES = [
+# first, actor, action, arguments); the seed replays them through the services with the clock set back, each act
+# on the node of its actor in the multi-node demo (cybercoop.demo.cases).
+CASES: list[tuple[str, str, str, bool, str, list[tuple[int, str, str, dict[str, Any]]]]] = [
     (
         "executed",
         "kz.officer",

@@ -6,16 +6,23 @@
    public keys and address, every body assigned to its node, the directory published;
 3. the Secretariat's node starts serving (the others fetch the directory from it);
 4. every other node: pin the Secretariat's directory key, fetch the directory (its registry mirrors it);
-5. every node: its users and its requests (`seed_demo --node ID`), and in the demo its Parties' certificate
-   authorities and signers (`--signers`, P6.5); then it serves, and its worker delivers;
-6. the Secretariat's node: every node's authorities registered and published in the directory, which every
+5. every node: its users and the first acts of their requests, up to the first act of another node's user
+   (`seed_demo --node ID`); then it serves, and its worker delivers;
+6. every node, side by side: the rest of the demo cases (`play_cases`, `seed_demo --node ID --play`), each node
+   doing its own users' acts as the other nodes' acts arrive, so that every case ends where the single-node demo
+   puts it; then, in the demo, its Parties' certificate authorities and signers (`--signers`, P6.5), after the
+   played acts, which go unsigned with the clock set back as on a single node;
+7. the Secretariat's node: every node's authorities registered and published in the directory, which every
    other node fetches again (`publish_signing_authorities`), so each verifies the others' signed documents.
+
+Each node plays on its own database and waits only for what arrives there, as an operator's node would: no step
+reads another node's database, and the play is as fast as the workers carry the messages.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,15 +106,42 @@ def join(node: FederatedNode, directory_key: dict[str, Any], run: Run) -> None:
 
 
 def seed_people(node: FederatedNode, run: Run, *, signers: bool = False) -> list[dict[str, str]]:
-    """Step 5: the node's users and requests (and, with `signers`, its Parties' authorities and signers); returns
-    their logins."""
+    """Step 5: the node's users and the first acts of their requests (and, with `signers`, its Parties' authorities
+    and signers: only where no case is played after, see step 6); returns their logins."""
     args = ["manage", "seed_demo", "--node", node.code, "--json", *(["--signers"] if signers else [])]
     logins: list[dict[str, str]] = json.loads(run(node, args))
     return logins
 
 
+def nodes_with_cases(nodes: Sequence[FederatedNode]) -> list[FederatedNode]:
+    """The nodes the play concerns: those serving the requesting body of a demo case, or its requested body if the
+    request is sent (a draft only submitted for approval never leaves its node)."""
+    served = bodies_by_node({node.code for node in nodes})
+    users = {username: body for username, body, *_rest in data.USERS}
+    bodies = set()
+    for _key, author, to_body, _urgent, _subject, steps in data.CASES:
+        bodies.add(users[author])
+        if any(action != "submit" for _day, _actor, action, _args in steps):
+            bodies.add(to_body)
+    return [node for node in nodes if bodies & set(served.get(node.code, ()))]
+
+
+def play_cases(nodes: Sequence[FederatedNode], run: Run, *, signers: Collection[str] = ()) -> None:
+    """Step 6 (every node serving, the workers of `nodes_with_cases` running): `seed_demo --node ID --play` on each
+    of those nodes at once, each waiting for the acts the others send it; and on the nodes named in `signers`, then,
+    their signers. Raises what `run` raises for the first node whose play failed (the case and the act it names)."""
+    playing = {node.code for node in nodes_with_cases(nodes)}
+
+    def play(node: FederatedNode) -> None:
+        args = (["--play"] if node.code in playing else []) + (["--signers"] if node.code in signers else [])
+        run(node, ["manage", "seed_demo", "--node", node.code, *args])
+
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        list(pool.map(play, [node for node in nodes if node.code in playing or node.code in signers]))
+
+
 def publish_signing_authorities(nodes: Sequence[FederatedNode], run: Run) -> None:
-    """Step 6 (the Secretariat's node serving): register on it the CA certificates each other node's `seed_demo`
+    """Step 7 (the Secretariat's node serving): register on it the CA certificates each other node's `seed_demo`
     wrote, publish the directory with them, and have the other nodes fetch it. Safe to run again."""
     secretariat = next(node for node in nodes if node.is_secretariat)
     others = [node for node in nodes if not node.is_secretariat]

@@ -4,7 +4,8 @@ Four nodes, each a data folder (its own SQLite database, secret key, node keys a
 server and a worker: the CSTO Secretariat's (which publishes the directory and serves Belarus, Kyrgyzstan
 and Tajikistan too), Kazakhstan's, Russia's and Armenia's, on consecutive ports. They are joined the way an
 operator joins real nodes (cybercoop.demo.federation), so a request drafted on the Kazakh node is worked on
-the Russian node.
+the Russian node. Before the welcome, every demo case is played to where the single-node demo puts it, each act
+on the node of its user, after the act before it has arrived there.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 6
 
 
 def run_demo(*, base_port: int, data_dir: str, reset: bool) -> None:
-    """Prepare every node (migrate, keys, registry and directory, users and requests), start them, print how to
-    sign in."""
+    """Prepare every node (migrate, keys, registry and directory, users and requests), start them, play the demo
+    cases across them to their end (`federation.play_cases`), print how to sign in."""
     root = Path(data_dir).resolve()
     if reset and root.exists():
         shutil.rmtree(root)
@@ -106,28 +107,31 @@ def run_demo(*, base_port: int, data_dir: str, reset: bool) -> None:
     processes: list[subprocess.Popen[bytes]] = []
     logins: list[tuple[str, dict[str, str]]] = []
 
-    def start(node: federation.FederatedNode) -> None:
+    def serve(node: federation.FederatedNode) -> None:
         port = node.url.rsplit(":", 1)[1]
         processes.append(
             subprocess.Popen(_cybercoop("serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"), env=node.env)
         )
-        processes.append(subprocess.Popen(_cybercoop("worker"), env=node.env))
-        _wait_healthy(node.url + "/", processes[-2])
+        _wait_healthy(node.url + "/", processes[-1])
 
     try:
         print("Preparing the nodes and the Secretariat's directory …", flush=True)
         directory_key = federation.prepare_secretariat(nodes, _run)
         secretariat, others = nodes[0], nodes[1:]
-        start(secretariat)
+        serve(secretariat)
         for node in others:
             print(f"Joining {node.label} …", flush=True)
             federation.join(node, directory_key, _run)
         for node in nodes:
-            logins += [(node.url, login) for login in federation.seed_people(node, _run, signers=True)]
+            logins += [(node.url, login) for login in federation.seed_people(node, _run)]
+        for node in others:
+            serve(node)
+        # The workers once every node serves: an envelope posted to a node not up yet would wait out a backoff.
+        processes.extend(subprocess.Popen(_cybercoop("worker"), env=node.env) for node in nodes)
+        print("Playing the demo cases across the nodes …", flush=True)
+        federation.play_cases(nodes, _run, signers={node.code for node in nodes})
         print("Publishing the Parties' certificate authorities …", flush=True)
         federation.publish_signing_authorities(nodes, _run)
-        for node in others:
-            start(node)
         _print_welcome([(node.label, node.url + "/") for node in nodes], logins, demo_password(root))
         _wait(processes)
     finally:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from cybercoop.accounts import selectors as account_selectors
 from cybercoop.accounts import services as account_services
-from cybercoop.assistance import services as assistance
 from cybercoop.assistance.models import Case
-from cybercoop.core.clock import FrozenClock, use_clock
-from cybercoop.demo import data
+from cybercoop.demo import cases, data
 from cybercoop.registry import selectors as registry_selectors
 from cybercoop.registry import services as registry_services
 from cybercoop.registry.models import Instrument, InstrumentEvent, Party, PartyProfile
@@ -35,7 +31,8 @@ def seed(*, password: str, registry: bool = True, users: bool = True, node: str 
     On a single node (the default) everything. In the multi-node demo: the Secretariat's node seeds the
     registry (`users=False`) before it publishes the directory, and then every node, the Secretariat's
     included, seeds with `registry=False, node=ITS_ID` the users of the bodies the directory assigns to it,
-    and the requests they start (their own side of the workflow only: the other side acts on its own node)."""
+    and the requests they start, as far as its own users take them (`cases.advance_cases`); once the nodes serve,
+    `cases.play_cases` on each plays the rest as the other nodes' acts arrive."""
     if registry:
         _seed_parties_and_bodies()
     logins: list[Login] = []
@@ -58,7 +55,9 @@ def seed(*, password: str, registry: bool = True, users: bool = True, node: str 
             )
         logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
     if not Case.objects.exists():
-        _seed_cases(local_only=bool(node))
+        # The demo's requests as far as this node's users take them: on one node, to their end; in the multi-node
+        # demo, up to the first act of another node's user (`seed_demo --play` plays the rest as it arrives).
+        cases.advance_cases()
     return logins
 
 
@@ -166,63 +165,3 @@ def _seed_registry(parties: dict[str, Party]) -> None:
                 contact_phone=phone,
                 contact_email=email,
             )
-
-
-CASE_START = dt.datetime(2026, 11, 2, 6, 0, tzinfo=dt.UTC)
-CASE_FIELDS = {
-    "scope": "it_crime",
-    "purpose": "Установление лиц, причастных к преступлению, и обеспечение доказательств по уголовному делу.",
-    "grounds": "Уголовное дело, возбуждённое следственным подразделением запрашивающего органа.",
-    "substance": "Преступление совершено с использованием информационно-коммуникационной сети Интернет; "
-    "часть инфраструктуры находится на территории запрашиваемой Стороны.",
-    "assistance_kinds": ["operational_search", "procedural_actions"],
-    "assistance_sought": "Установить владельцев указанных ресурсов, истребовать журналы подключений и "
-    "регистрационные данные, допросить администраторов хостинга.",
-    "identifiers": "IP 203.0.113.17; домен bank-kz-login.example; кошелёк bc1q-demo-0000",
-    "marking": "official",
-}
-
-
-def _with_files(args: dict[str, Any]) -> dict[str, Any]:
-    """A step's arguments with its `files` ((name, text) pairs) as the uploads the services take."""
-    args = dict(args)
-    files = args.pop("files", ())
-    if files:
-        args["uploads"] = [SimpleUploadedFile(name, text.encode(), content_type="text/plain") for name, text in files]
-    return args
-
-
-def _seed_cases(*, local_only: bool = False) -> None:
-    """A few requests in different states, replayed through the services with the clock set back. With
-    `local_only`, the requests of this node's users, as far as this node's users take them."""
-    users = {u.username: u for u in account_selectors.users()}
-    protocol = registry_selectors.protocol()
-    actions = {
-        "submit": lambda actor, case, args: assistance.submit_for_approval(actor=actor, case=case),
-        "approve": lambda actor, case, args: assistance.approve_and_send(actor=actor, case=case),
-        "send_urgent": lambda actor, case, args: assistance.send_urgent(actor=actor, case=case),
-        "receipt": lambda actor, case, args: assistance.register_receipt(actor=actor, case=case),
-        "information_request": lambda actor, case, args: assistance.request_information(actor=actor, case=case, **args),
-        "results": lambda actor, case, args: assistance.send_results(actor=actor, case=case, **_with_files(args)),
-        "conditions": lambda actor, case, args: assistance.propose_conditions(actor=actor, case=case, **args),
-        "conditions_reply": lambda actor, case, args: assistance.reply_to_conditions(actor=actor, case=case, **args),
-        "refuse_partly": lambda actor, case, args: assistance.refuse(actor=actor, case=case, partial=True, **args),
-    }
-    for index, (_key, author, to_body, urgent, subject, steps) in enumerate(data.CASES):
-        if author not in users:
-            continue
-        if local_only:  # up to the first act of a user of another node
-            steps = steps[: next((i for i, step in enumerate(steps) if step[1] not in users), len(steps))]
-        with use_clock(FrozenClock(CASE_START + dt.timedelta(days=index * 2))) as frozen:
-            start = frozen.now()
-            case = assistance.create_draft(
-                actor=users[author],
-                requested_body=registry_selectors.get_body(code=to_body),
-                instrument=protocol,
-                subject=subject,
-                urgent=urgent,
-                **CASE_FIELDS,
-            )
-            for days, actor, action, args in steps:
-                frozen.set(start + dt.timedelta(days=days, hours=2))
-                case = actions[action](users[actor], case, args)
