@@ -406,3 +406,15 @@ def test_in_the_demo_the_russian_officer_is_stopped_until_the_kazakh_body_consen
     )
     reused = services.use_in_another_case(**attempt)
     assert reused.conditions == list(source.conditions_accepted)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_using_the_file_runs_in_its_own_transaction(with_results, other_case, ru_officer, kz_head):
+    """As on a live node, with no transaction around the test: the use locks both cases in a transaction of its own
+    (on PostgreSQL, a lock outside one is an error, a 500 at the screen)."""
+    ask(ru_officer, with_results, other_case.outgoing_number)
+    services.reply_to_consent(
+        actor=kz_head, case=with_results, request_id=pending_request(with_results).id, granted=True, conditions=[]
+    )
+    reused = use(ru_officer, with_results, other_case)
+    assert reused.target_case == other_case

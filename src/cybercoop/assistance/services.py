@@ -1466,6 +1466,7 @@ def _require_granted(consent: rules.Consent | None, *, provider: Body, actor: An
         )
 
 
+@transaction.atomic
 def use_in_another_case(
     *, actor: Any, source_case: Case, attachment_sha256: str, target_case: Case
 ) -> ReusedInformation:
