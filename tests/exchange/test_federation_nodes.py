@@ -28,7 +28,14 @@ from cybercoop.demo.federation import (
 )
 from tests.assistance.factories import REQUEST_FIELDS
 from tests.documents.signers import pdfsig
-from tests.nodes import DEMO_PASSWORD, _create_database, _drop_database, free_port, wait_until_serving
+from tests.nodes import (
+    DEMO_PASSWORD,
+    UNCOMPRESSED_STATIC,
+    _create_database,
+    _drop_database,
+    free_port,
+    wait_until_serving,
+)
 
 
 def _run(node: FederatedNode, args: Sequence[str]) -> str:
@@ -71,6 +78,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, F
         env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
         env.update(node_env(node, secretariat_url))
         env.update({"CYBERCOOP_DEMO": "true", "CYBERCOOP_DEMO_PASSWORD": DEMO_PASSWORD})
+        # Static files hashed but not compressed: `collectstatic` takes a tenth of the CPU (tests/nodes.py).
+        env.update({"CYBERCOOP_STATIC_STORAGE": UNCOMPRESSED_STATIC})
         if base_database:
             name, env["DATABASE_URL"] = _create_database(base_database)
             databases.append(name)
