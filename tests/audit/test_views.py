@@ -97,7 +97,7 @@ def test_the_api_lists_filtered_entries_for_auditors_only(client, log, kz_audito
 
 
 def test_the_api_verifies_the_chain(client, log, kz_auditor):
-    _token, raw = accounts.issue_api_token(user=kz_auditor, name="x")
+    _token, raw = accounts.issue_api_token(user=kz_auditor, name="x", scope="act")
     r = client.post("/api/v1/audit/verify", HTTP_AUTHORIZATION=f"Bearer {raw}")
     body = r.json()
     assert body["ok"] is True

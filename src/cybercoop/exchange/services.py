@@ -161,6 +161,10 @@ def receive(*, message: Message, attachments: Sequence[Attachment] = ()) -> Mess
         attachment.message = message
         attachment.position = position
         attachment.save(force_insert=True)  # the sender's id: never an update of a row that has it already
+    # Applied first, recorded after: the handler locks what it changes (a case) before it appends to the audit chain,
+    # the order every local act takes (the case, then the chain's head). The other order deadlocked on PostgreSQL
+    # against a user acting on the same case while the worker applied an arriving message.
+    dispatch.handler_for(message.kind)(message)
     audit.record(
         action=AuditAction.MESSAGE_RECEIVED,
         body=message.recipient_body,
@@ -172,7 +176,6 @@ def receive(*, message: Message, attachments: Sequence[Attachment] = ()) -> Mess
             "from": message.sender_body.code,
         },
     )
-    dispatch.handler_for(message.kind)(message)
     return message
 
 

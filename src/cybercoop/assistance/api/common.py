@@ -138,7 +138,8 @@ def check_uploads(uploads: list[Any] | None) -> list[Any]:
 
 
 def visible_case(request: HttpRequest, case_id: uuid.UUID) -> Case:
-    """The case, if the caller's body takes part in it. Any other case is not found (404), never forbidden:
+    """The case, if the caller may see it (its body takes part in it, and need to know: the head or a deputy, or an
+    officer it is assigned to; `safeguards.rules.case_access`). Any other case is not found (404), never forbidden:
     whether it exists is not the caller's business."""
     require(request.user, Permission.VIEW_CASE)
     case = selectors.get_case(viewer=request.user, case_id=case_id)
