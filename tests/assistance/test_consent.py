@@ -6,6 +6,7 @@ the Kazakh head consents, and then the file is shown there with its purposes and
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -408,6 +409,9 @@ def test_in_the_demo_the_russian_officer_is_stopped_until_the_kazakh_body_consen
     assert reused.conditions == list(source.conditions_accepted)
 
 
+# Before any fixture writes: SQLite takes no row locks, and the flush after a test without a transaction meets the
+# append-only triggers there.
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="PostgreSQL only: SQLite takes no row locks")
 @pytest.mark.django_db(transaction=True)
 def test_using_the_file_runs_in_its_own_transaction(with_results, other_case, ru_officer, kz_head):
     """As on a live node, with no transaction around the test: the use locks both cases in a transaction of its own
