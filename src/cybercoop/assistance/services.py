@@ -42,7 +42,7 @@ from cybercoop.exchange.rules import STATE_SECRET_REFUSED, Marking, is_state_sec
 from cybercoop.registry import selectors as registry
 from cybercoop.registry.models import Body
 from cybercoop.safeguards import rules as safeguards
-from cybercoop.safeguards.rules import SEES_EVERY_CASE_OF_THE_BODY, Access
+from cybercoop.safeguards.rules import SEES_EVERY_CASE_OF_THE_BODY
 
 logger = logging.getLogger(__name__)
 
@@ -1245,10 +1245,15 @@ def _remind(item: Clock, now: dt.datetime) -> None:
 def responsible_users(*, case: Case, body: Body) -> list[Any]:
     """Who answers for the case in `body`, and so is told what happens in it: its head and deputies, and the
     officers it is assigned to (need to know, P10.1: nobody else of the body learns the case exists)."""
+    if case.side_of(body.pk) is None:
+        return []
     people = list(users(body=body, role__in=sorted(SEES_EVERY_CASE_OF_THE_BODY), is_active=True).order_by("pk"))
-    assigned = selectors.assignments(case=case, body_id=body.pk).filter(user__is_active=True)
+    # `safeguards.rules.case_access` for the rest of the body: the officers the case is assigned to.
+    assigned = selectors.assignments(case=case, body_id=body.pk).filter(
+        user__is_active=True, user__role__in=sorted(safeguards.SEES_ASSIGNED_CASES)
+    )
     people += [item.user for item in assigned if item.user not in people]
-    return [person for person in people if selectors.access_to(viewer=person, case=case) >= Access.CONTENT]
+    return people
 
 
 def notify_deadline(*, clock_row: Clock, overdue: bool) -> None:
@@ -1293,7 +1298,12 @@ ASSIGNMENT_NOT_CHANGED = _("The assignment could not be changed.")
 def assign_incoming(*, case: Case) -> list[Any]:
     """A request that arrives for a body (or is forwarded to it, P7.4) is assigned to the officers of that body who
     receive its incoming requests; the head and the deputies see it anyway. Returns the officers newly assigned."""
-    desk = users(body_id=case.handling_body_id, receives_incoming=True, is_active=True, role__in=["officer"])
+    desk = users(
+        body_id=case.handling_body_id,
+        receives_incoming=True,
+        is_active=True,
+        role__in=sorted(safeguards.SEES_ASSIGNED_CASES),
+    )
     now = clock.now()
     added = []
     for user in desk.order_by("pk"):
@@ -1448,7 +1458,17 @@ def _when(instant: dt.datetime, body: Body) -> str:
     return formats.date_format(instant.astimezone(body.zone).date(), "SHORT_DATE_FORMAT")
 
 
-@transaction.atomic
+def _carried(sent: Any, consent: rules.Consent) -> dict[str, Any]:
+    """What goes with information used beyond its case: the consent, and the purposes and conditions it came with
+    (P7.7) followed by the consent's own."""
+    return {
+        "consent_request": consent.request,
+        "consented_at": consent.decided_at or consent.requested_at,
+        "purposes": list(sent.purposes),
+        "conditions": list(dict.fromkeys([*sent.conditions, *consent.conditions])),
+    }
+
+
 def _require_granted(consent: rules.Consent | None, *, provider: Body, actor: Any) -> None:
     """P10.2: a use beyond the case goes ahead only on a granted consent; otherwise 409 with the reason."""
     names = {"body": provider.name}
@@ -1508,10 +1528,7 @@ def use_in_another_case(
         attachment=item,
         body=actor.body,
         provided_by=provider,
-        consent_request=consent.request,
-        consented_at=consent.decided_at or consent.requested_at,
-        purposes=list(sent.purposes),
-        conditions=list(dict.fromkeys([*sent.conditions, *consent.conditions])),  # P7.7 and the consent's own
+        **_carried(sent, consent),
         used_by=actor,
         used_at=clock.now(),
     )
@@ -1524,7 +1541,7 @@ def use_in_another_case(
     return reused
 
 
-RELEASE_USES = frozenset({rules.ConsentUse.EXPORT, rules.ConsentUse.TRANSFER})
+RELEASE_USES = frozenset(ReleasedInformation.Use.values)
 
 
 @dataclass(frozen=True)
@@ -1571,10 +1588,7 @@ def release_information(*, actor: Any, case: Case, attachment_sha256: str, use: 
         provided_by=provider,
         use=use,
         target=target,
-        consent_request=consent.request,
-        consented_at=consent.decided_at or consent.requested_at,
-        purposes=list(sent.purposes),
-        conditions=list(dict.fromkeys([*sent.conditions, *consent.conditions])),
+        **_carried(sent, consent),
         released_by=actor,
         released_at=clock.now(),
     )

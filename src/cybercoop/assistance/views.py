@@ -16,6 +16,7 @@ from typing import Any
 
 from babel.core import UnknownLocaleError
 from babel.dates import get_timezone_location
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -860,9 +861,7 @@ def assign(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
         try:
             services.assign(actor=request.user, case=case, user=form.cleaned_data["user"])
         except InvalidInput as error:
-            for name, texts in error.errors.items():
-                for text in texts:
-                    form.add_error("user" if name == "user" else None, text)
+            _add_errors(form, error)
         else:
             messages.success(request, _("The officer has been assigned to the case."))
             return redirect("assistance:case", case_id=case.id)
@@ -897,7 +896,7 @@ def case_detail(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
 REQUEST_FIELD_NAMES = frozenset({*REQUEST_FIELDS, "subject", "requested_body", "requesting_body", "instrument"})
 
 
-def _add_errors(form: forms.ActionForm, error: InvalidInput) -> None:
+def _add_errors(form: django_forms.Form, error: InvalidInput) -> None:
     """The service's field errors on the form's fields; the others above the form, with the field's label."""
     for name, texts in error.errors.items():
         target = name if name in form.fields else None
@@ -949,8 +948,7 @@ def release(request: HttpRequest, case_id: uuid.UUID) -> HttpResponseBase:
         except RuleViolation as error:
             return _case_page(request, case, status=409, failed=(RELEASE, form), violation=error)
         except at_rest.AttachmentUnreadable as error:
-            context = {"title": _("The file cannot be given out"), "message": str(error.message)}
-            return render(request, "core/error.html", context, status=error.status_code)
+            return _unreadable(request, error)
         else:
             return downloads.bytes_response(released.package, name=released.name, media_type="application/zip")
     return _case_page(request, case, status=422, failed=(RELEASE, form))
@@ -970,8 +968,13 @@ def attachment(request: HttpRequest, case_id: uuid.UUID, attachment_id: uuid.UUI
     try:
         return downloads.attachment_response(item)
     except at_rest.AttachmentUnreadable as error:
-        context = {"title": _("The file cannot be given out"), "message": str(error.message)}
-        return render(request, "core/error.html", context, status=error.status_code)
+        return _unreadable(request, error)
+
+
+def _unreadable(request: HttpRequest, error: at_rest.AttachmentUnreadable) -> HttpResponse:
+    """The error page for a file that cannot be given out (missing, damaged, another node key): never its bytes."""
+    context = {"title": _("The file cannot be given out"), "message": str(error.message)}
+    return render(request, "core/error.html", context, status=error.status_code)
 
 
 # --- the home page's panel ------------------------------------------------------------------------------------
