@@ -5,107 +5,28 @@ with both nodes deriving the same case from the same messages (P4.1, P7.2, P7.8)
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import urllib.error
-import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cybercoop.demo.federation import (
-    FederatedNode,
-    join,
-    node_env,
-    prepare_secretariat,
-    publish_signing_authorities,
-    seed_people,
-)
+from cybercoop.demo.federation import FederatedNode
 from tests.assistance.factories import REQUEST_FIELDS
 from tests.documents.signers import pdfsig
-from tests.nodes import (
-    DEMO_PASSWORD,
-    UNCOMPRESSED_STATIC,
-    _create_database,
-    _drop_database,
-    free_port,
-    wait_until_serving,
-)
-
-
-def _run(node: FederatedNode, args: Sequence[str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "cybercoop", *args], env=node.env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError(f"{node.code}: cybercoop {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def _serve(node: FederatedNode) -> subprocess.Popen[bytes]:
-    port = node.url.rsplit(":", 1)[1]
-    with (node.data_dir / "server.log").open("a") as log:  # the server keeps its own descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cybercoop", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=node.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_serving(node.url + "/health/", process, node.data_dir / "server.log")
-    except RuntimeError:
-        process.kill()
-        raise
-    return process
+from tests.nodes import api_call, api_token, federation_of_nodes, run_cybercoop
 
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, FederatedNode]]:
-    root = tmp_path_factory.mktemp("federation")
-    nodes = {
-        code: FederatedNode(code=code, label=label, url=f"http://127.0.0.1:{free_port()}", data_dir=root / code)
-        for code, label in (("secretariat", "Секретариат ОДКБ"), ("kz", "Казахстан"), ("ru", "Россия"))
-    }
-    secretariat_url = nodes["secretariat"].url
-    databases: list[str] = []
-    processes: list[subprocess.Popen[bytes]] = []
-    base_database = os.environ.get("DATABASE_URL", "")
-    for node in nodes.values():
-        node.data_dir.mkdir()
-        env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
-        env.update(node_env(node, secretariat_url))
-        env.update({"CYBERCOOP_DEMO": "true", "CYBERCOOP_DEMO_PASSWORD": DEMO_PASSWORD})
-        # Static files hashed but not compressed: `collectstatic` takes a tenth of the CPU (tests/nodes.py).
-        env.update({"CYBERCOOP_STATIC_STORAGE": UNCOMPRESSED_STATIC})
-        if base_database:
-            name, env["DATABASE_URL"] = _create_database(base_database)
-            databases.append(name)
-        node.env = env
-    try:
-        directory_key = prepare_secretariat(list(nodes.values()), _run)
-        processes.append(_serve(nodes["secretariat"]))
-        for code in ("kz", "ru"):
-            join(nodes[code], directory_key, _run)
-        # Each node's people, side by side; as `make demo`, the Party's CA and its heads' and deputies'
-        # certificates — on the signing node only, which is all this test needs.
-        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-            list(pool.map(lambda node: seed_people(node, _run, signers=node.code == "kz"), nodes.values()))
-        publish_signing_authorities(list(nodes.values()), _run)
-        processes += [_serve(nodes["kz"]), _serve(nodes["ru"])]
+    """The Secretariat's, Kazakhstan's and Russia's nodes, joined as `make demo` joins them (tests/nodes.py), with the
+    Kazakh Party's authority and its heads' and deputies' certificates: the signing node is all this test needs."""
+    with federation_of_nodes(tmp_path_factory.mktemp("federation"), play=False, signers={"kz"}) as nodes:
         yield nodes
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=15)
-        for name in databases:
-            _drop_database(base_database, name)
 
 
 def _token(node: FederatedNode, username: str) -> str:
-    return _run(node, ["manage", "create_api_token", username, "--scope", "act"]).strip().splitlines()[-1]
+    return api_token(node, username, scope="act")
 
 
 def _api(
@@ -117,27 +38,16 @@ def _api(
     *,
     form: bool = False,
 ) -> Any:
-    """Call the node's API as the token's user; `form` sends the payload as a form (the acts with attachments)."""
-    if form:
-        data, kind = urllib.parse.urlencode(payload or {}).encode(), "application/x-www-form-urlencoded"
-    else:
-        data, kind = (json.dumps(payload).encode() if payload is not None else None), "application/json"
-    request = urllib.request.Request(
-        node.url + "/api/v1" + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": kind, "Accept-Language": "en"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        raise AssertionError(f"{method} {path} on {node.code}: {error.code} {error.read().decode()}") from error
+    """Call the node's API as the token's user (`tests.nodes.api_call`); anything but success fails the test."""
+    status, answer = api_call(node, token, method, path, payload, form=form)
+    if status >= 400:
+        raise AssertionError(f"{method} {path} on {node.code}: {status} {answer}")
+    return answer
 
 
 def _deliver(node: FederatedNode) -> None:
     """One pass of the node's worker: its outbox is delivered to the other nodes."""
-    _run(node, ["worker", "--once"])
+    run_cybercoop(node, ["worker", "--once"])
 
 
 @pytest.mark.rule("P4.1")
@@ -155,7 +65,7 @@ def test_a_request_crosses_from_the_kazakh_node_to_the_russian_node_and_back(fed
     case_id = draft["id"]
     _api(kz, kz_officer, "POST", f"/cases/{case_id}/submit", {})
     # The head signs as they approve (P6.5), with the code of their authenticator (`cybercoop demo totp`).
-    code = _run(kz, ["demo", "totp", "kz.head"]).strip()
+    code = run_cybercoop(kz, ["demo", "totp", "kz.head"]).strip()
     sent = _api(kz, kz_head, "POST", f"/cases/{case_id}/approve", {"code": code}, form=True)
     assert sent["state"] == "sent"
     # Not on the Russian node until the Kazakh node's worker delivers it.
@@ -191,4 +101,4 @@ def test_a_request_crosses_from_the_kazakh_node_to_the_russian_node_and_back(fed
     assert kz_timeline == ru_timeline
     assert [kind for kind, _ in kz_timeline] == ["assistance.request", "assistance.receipt", "assistance.results"]
     # The Kazakh node holds the Russian node's signed receipts for what it sent.
-    assert "receipted" in _run(kz, ["node", "outbox"])
+    assert "receipted" in run_cybercoop(kz, ["node", "outbox"])
