@@ -36,6 +36,7 @@ from cybercoop.demo.federation import (
     publish_signing_authorities,
     seed_people,
 )
+from cybercoop.demo.runner import stop_processes
 
 DEMO_PASSWORD = "e2e-demo-password-7q"
 
@@ -203,18 +204,6 @@ def start_worker(node: FederatedNode, *, interval: float = 0.5) -> subprocess.Po
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-
-
-def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
-    """Terminate the processes, and wait for each (killed after 15 s)."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 FEDERATION_NODES = (("secretariat", "Секретариат ОДКБ"), ("kz", "Казахстан"), ("ru", "Россия"))

@@ -135,7 +135,7 @@ def run_demo(*, base_port: int, data_dir: str, reset: bool) -> None:
         _print_welcome([(node.label, node.url + "/") for node in nodes], logins, demo_password(root))
         _wait(processes)
     finally:
-        _stop(processes)
+        stop_processes(processes)
 
 
 def _print_welcome(urls: list[tuple[str, str]], logins: list[tuple[str, dict[str, str]]], password: str) -> None:
@@ -174,7 +174,8 @@ def _wait(processes: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(0.5)
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Terminate the processes, and wait for each (killed after 15 s); the tests' nodes stop the same way."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
