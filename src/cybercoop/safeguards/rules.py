@@ -30,8 +30,6 @@ SEES_ASSIGNED_CASES = frozenset({Role.OFFICER})
 SEES_METADATA = frozenset({Role.AUDITOR})
 # Who may be assigned a case: the roles that work on cases.
 ASSIGNABLE = SEES_EVERY_CASE_OF_THE_BODY | SEES_ASSIGNED_CASES
-# Who assigns: the head and the deputies.
-ASSIGNS = SEES_EVERY_CASE_OF_THE_BODY
 
 
 def case_access(*, role: str, of_a_party_body: bool, assigned: bool) -> Access:
