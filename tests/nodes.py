@@ -86,7 +86,7 @@ class Node:
         )
 
 
-def _server(base_url: str) -> psycopg.Connection:
+def maintenance_connection(base_url: str) -> psycopg.Connection:
     """A connection to the maintenance database of the server `base_url` points at."""
     params = dj_database_url.parse(base_url)
     return psycopg.connect(
@@ -101,13 +101,13 @@ def _server(base_url: str) -> psycopg.Connection:
 
 def _create_database(base_url: str) -> tuple[str, str]:
     name = f"cybercoop_e2e_{uuid.uuid4().hex[:10]}"
-    with _server(base_url) as connection:
+    with maintenance_connection(base_url) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return name, f"{base_url.rsplit('/', 1)[0]}/{name}"
 
 
 def _drop_database(base_url: str, name: str) -> None:
-    with _server(base_url) as connection:
+    with maintenance_connection(base_url) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

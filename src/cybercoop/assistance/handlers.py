@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +35,14 @@ def apply_message(message: Any) -> None:
         services.assign_incoming(case=case)
     check_documents(message)
     services.notify_message(case=case, kind=message.kind, recipient_body=message.recipient_body)
+
+
+def lock_cases(conversations: Collection[str]) -> None:
+    """The cases of a batch of arriving messages, locked before any of them is applied and in the order
+    `use_in_another_case` takes two (by id). Applied one after the other, the batch would hold the audit chain's
+    head from its first message while it waited for the next message's case, and a user acting on that case
+    (its lock, then the chain's head) would deadlock with it."""
+    list(Case.objects.select_for_update().filter(pk__in=conversations).order_by("pk").values_list("pk", flat=True))
 
 
 def check_documents(message: Any) -> None:
@@ -90,6 +99,7 @@ def _open_from_request(message: Any) -> Case:
 def install() -> None:
     """Register the message handler and the object rules; called once from the app's `ready()`."""
     exchange_dispatch.register("assistance.")(apply_message)
+    exchange_dispatch.register_locker(lock_cases)
     periodic.register("assistance.process_due_clocks")(services.process_due_clocks)
 
     def _needs_to_know(user: Any, case: Any) -> bool:  # P10.1: the one policy (safeguards.rules.case_access)
