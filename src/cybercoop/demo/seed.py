@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from cybercoop.accounts import selectors as account_selectors
 from cybercoop.accounts import services as account_services
+from cybercoop.accounts.models import User
 from cybercoop.assistance.models import Case
 from cybercoop.demo import cases, data
 from cybercoop.registry import selectors as registry_selectors
@@ -38,6 +41,8 @@ def seed(*, password: str, registry: bool = True, users: bool = True, node: str 
     logins: list[Login] = []
     if not users:
         return logins
+    password_validation.validate_password(password)
+    created: list[str] = []
     for username, body_code, role, full_name, position in data.USERS:
         body = registry_selectors.get_body(code=body_code)
         if body is None or (node and (body.node is None or body.node.code != node)):
@@ -50,10 +55,15 @@ def seed(*, password: str, registry: bool = True, users: bool = True, node: str 
                 position=position,
                 body=body,
                 role=role,
-                password=password,
+                password=None,  # set below, for all of them at once
                 receives_incoming=username in data.RECEIVES_INCOMING,
             )
+            created.append(username)
         logins.append(Login(username=username, role=role, body=body_code, full_name=full_name))
+    if created:
+        # The demo's users share one password: hashed once (a hash costs half a second of CPU by design, and the
+        # demo and the tests seed a node many times over), so they share its salt too, which tells nothing more.
+        User.objects.filter(username__in=created).update(password=make_password(password))
     if not Case.objects.exists():
         # The demo's requests as far as this node's users take them: on one node, to their end; in the multi-node
         # demo, up to the first act of another node's user (`seed_demo --play` plays the rest as it arrives).
