@@ -35,10 +35,13 @@ lint: $(STAMP) ## ruff (format and check), import-linter, mypy, Django checks, c
 	CYBERCOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cybercoop manage makemigrations --check --dry-run
 	CYBERCOOP_DATA_DIR=$$(mktemp -d) $(BIN)/cybercoop i18n check
 
-test: $(STAMP) lint ## Lint, then the whole suite on SQLite and (if reachable) PostgreSQL
+system: ## Install the Debian packages the suite needs when missing (Chromium, poppler, NSS tools, Noto fonts)
+	@scripts/system-packages
+
+test: $(STAMP) system lint ## Lint, then the whole suite on SQLite and (if reachable) PostgreSQL
 	@scripts/run-tests $(BIN) "$(PG_URL)"
 
-test-sqlite: $(STAMP) ## The suite on SQLite only (arguments: ARGS="-k audit")
+test-sqlite: $(STAMP) system ## The suite on SQLite only (arguments: ARGS="-k audit")
 	DATABASE_URL= $(BIN)/pytest $(ARGS)
 
 format: $(STAMP) ## Format and fix what ruff can
@@ -59,4 +62,4 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (each writes JSON to var/bench/)
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install demo lint test test-sqlite format messages rules-report bench clean
+.PHONY: help install system demo lint test test-sqlite format messages rules-report bench clean
