@@ -10,6 +10,7 @@ import stat
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from cybercoop import cli
 from cybercoop.core import clock as clock_module
@@ -197,3 +198,27 @@ def test_node_outbox_counts_per_state_and_lists_the_failed_and_rejected(federati
     assert "    queued  0" in lines
     assert any(line.startswith(str(rejected.id)) and "rejected: body not designated" in line for line in lines)
     assert any(line.startswith(str(failed.id)) and "attempt 1" in line and "unreachable" in line for line in lines)
+
+
+# --- the Secretariat's directory ---------------------------------------------------------------------------------
+
+
+def _served_by(*codes):
+    from cybercoop.registry.models import Body
+
+    return {body.code: body.node.code if body.node else None for body in Body.objects.filter(code__in=codes)}
+
+
+def test_node_assign_says_which_node_serves_several_bodies_at_once(federation):
+    _, err = _command("assign", "KZ-GP", "AM-MIA", "ru")
+    assert _served_by("KZ-GP", "AM-MIA") == {"KZ-GP": "ru", "AM-MIA": "ru"}
+    assert err.splitlines() == ["KZ-GP is served by node ru.", "AM-MIA is served by node ru."]
+
+
+def test_node_assign_with_an_unknown_body_assigns_none_of_them(federation):
+    with pytest.raises(CommandError, match="no body 'XX-NONE'"):
+        _command("assign", "KZ-GP", "XX-NONE", "ru")
+    assert _served_by("KZ-GP") == {"KZ-GP": "kz"}
+    with pytest.raises(CommandError, match="no node 'zz'"):
+        _command("assign", "KZ-GP", "zz")
+    assert _served_by("KZ-GP") == {"KZ-GP": "kz"}

@@ -93,8 +93,7 @@ def prepare_secretariat(nodes: Sequence[FederatedNode], run: Run) -> dict[str, A
             ["node", "register", node.code, "--url", node.url, "--keys", public_keys[node.code], "--name", node.label],
         )
     for node_code, bodies in bodies_by_node({node.code for node in nodes}).items():
-        for body in bodies:
-            run(secretariat, ["node", "assign", body, node_code])
+        run(secretariat, ["node", "assign", *bodies, node_code])
     run(secretariat, ["node", "publish"])
     return directory_key
 

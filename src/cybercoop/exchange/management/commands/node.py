@@ -9,7 +9,7 @@ node refresh                                        fetch the directory now (CYB
 On the Secretariat's node (as the system, from its operator's shell):
 node directory-key                                  create the directory key if needed; print its public half
 node register CODE --url URL --keys JWKS [--name N] register (or update) a node with its public keys
-node assign BODY NODE                               say which node serves a body
+node assign BODY [BODY ...] NODE                    say which node serves the bodies
 node publish                                        sign and publish the directory now, if it changed
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from cybercoop.core.errors import InvalidInput
 from cybercoop.exchange.federation import client, directory, keys, node, outbox
@@ -55,8 +56,8 @@ class Command(BaseCommand):
         register.add_argument("--url", required=True, help="The node's base URL.")
         register.add_argument("--keys", required=True, help="Its public keys (`node show` there): JSON or a file.")
         register.add_argument("--name", default="", help="A name for people (default: the code).")
-        assign = sub.add_parser("assign", help="Secretariat: say which node serves a body.")
-        assign.add_argument("body", help="The body's code.")
+        assign = sub.add_parser("assign", help="Secretariat: say which node serves the bodies.")
+        assign.add_argument("bodies", nargs="+", metavar="body", help="A body's code.")
         assign.add_argument("node", help="The node's code.")
         sub.add_parser("publish", help="Secretariat: sign and publish the directory now, if its content changed.")
 
@@ -118,18 +119,22 @@ class Command(BaseCommand):
             raise CommandError(_errors(error)) from error
         self.stderr.write(f"Node {registered.code} registered at {registered.base_url}.")
 
+    @transaction.atomic
     def _assign(self, options: dict[str, Any]) -> None:
-        body = registry.get_body(code=options["body"])
+        """All the bodies or none: each must exist, and the node be registered."""
+        bodies = [(code, registry.get_body(code=code)) for code in options["bodies"]]
         target = registry.get_node(options["node"])
-        if body is None:
-            raise CommandError(f"no body {options['body']!r}")
+        unknown = [code for code, body in bodies if body is None]
+        if unknown:
+            raise CommandError("no body " + ", ".join(repr(code) for code in unknown))
         if target is None:
             raise CommandError(f"no node {options['node']!r} (register it first)")
-        try:
-            registry_services.assign_body_node(actor=None, body=body, node=target)
-        except InvalidInput as error:
-            raise CommandError(_errors(error)) from error
-        self.stderr.write(f"{body.code} is served by node {target.code}.")
+        for _code, body in bodies:
+            try:
+                registry_services.assign_body_node(actor=None, body=body, node=target)
+            except InvalidInput as error:
+                raise CommandError(f"{body.code}: {_errors(error)}") from error
+            self.stderr.write(f"{body.code} is served by node {target.code}.")
 
     def _publish(self, options: dict[str, Any]) -> None:
         try:
