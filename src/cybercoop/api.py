@@ -1,6 +1,8 @@
 """The REST API at /api/v1/: one NinjaAPI, each domain's router mounted, errors in the caller's language."""
 
 import logging
+from functools import cached_property
+from typing import Any
 
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
@@ -23,7 +25,24 @@ from cybercoop.registry.api import router as registry_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class CyberCoopAPI(NinjaAPI):
+    """The schema at /api/v1/openapi.json is built once per process and path: building it takes most of a second
+    of CPU, and nothing in it changes while the process runs (its text is the same in every language)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        key = (path_prefix, tuple(sorted((path_params or {}).items())))
+        built = self._schemas.get(key)
+        if built is None:
+            built = self._schemas[key] = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return built
+
+    @cached_property
+    def _schemas(self) -> dict[tuple[Any, ...], Any]:
+        return {}
+
+
+api = CyberCoopAPI(
     title="CyberCoop API",
     version="1",
     description=(

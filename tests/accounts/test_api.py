@@ -128,6 +128,20 @@ def test_the_openapi_schema_and_docs_are_served(client, db):
     assert "cdn" not in docs.content.decode().lower()
 
 
+def test_the_openapi_schema_is_built_once_per_process_whatever_the_language(client, db, monkeypatch):
+    import ninja.main
+
+    from cybercoop.api import api
+
+    built = []
+    monkeypatch.setattr(ninja.main, "get_schema", lambda **kw: built.append(kw) or {"built": len(built)})
+    api.__dict__.pop("_schemas", None)  # whatever earlier tests built
+    answers = [client.get("/api/v1/openapi.json", HTTP_ACCEPT_LANGUAGE=lang).json() for lang in ("ru", "kk", "en")]
+    assert answers == [{"built": 1}] * 3
+    api.__dict__.pop("_schemas")  # the next caller builds the real one again
+    assert len(built) == 1
+
+
 def test_session_sign_in_also_works_for_the_api(client, kz_officer):
     client.force_login(kz_officer)
     assert client.get("/api/v1/me").json()["username"] == "kz.officer"
