@@ -32,17 +32,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _run_once(config, items)
 
 
-# Checks whose outcome does not depend on the database (the access-control matrix and schemathesis, the browser
-# tests, the four-node demo's play across real nodes) run once: `scripts/run-tests` sets
-# CYBERCOOP_TESTS_ONCE_ELSEWHERE=1 on the SQLite leg when the PostgreSQL leg runs beside it, and they run there
-# (deselected here, never skipped); alone, a leg runs everything.
-ONCE = tuple(Path(__file__).parent / name for name in ("safeguards", "e2e", "demo/test_federated_demo.py"))
+# Checks whose outcome does not depend on the database run on one leg only when `scripts/run-tests` runs both (it
+# sets CYBERCOOP_TESTS_LEG to "sqlite" or "postgresql"): the access-control matrix and the four-node demo's play
+# across real nodes (whose concurrent workers found a deadlock only PostgreSQL has) on PostgreSQL; the browser tests
+# and schemathesis on SQLite, which has the shorter run. The other leg deselects them (never skips); a leg run alone
+# (no CYBERCOOP_TESTS_LEG) runs everything.
+ONCE = {
+    "postgresql": ("safeguards/test_access_matrix.py", "demo/test_federated_demo.py"),
+    "sqlite": ("e2e", "safeguards/test_schemathesis.py"),
+}
 
 
 def _run_once(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("CYBERCOOP_TESTS_ONCE_ELSEWHERE") != "1":
+    leg = os.environ.get("CYBERCOOP_TESTS_LEG", "")
+    if not leg:
         return
-    elsewhere = [item for item in items if any(item.path.is_relative_to(folder) for folder in ONCE)]
+    if leg not in ONCE:
+        raise pytest.UsageError(f"CYBERCOOP_TESTS_LEG={leg!r}: expected one of {', '.join(ONCE)}")
+    here = Path(__file__).parent
+    elsewhere_paths = [here / name for other, names in ONCE.items() if other != leg for name in names]
+    elsewhere = [item for item in items if any(item.path.is_relative_to(path) for path in elsewhere_paths)]
     if elsewhere:
         config.hook.pytest_deselected(items=elsewhere)
         items[:] = [item for item in items if item not in elsewhere]
