@@ -48,3 +48,28 @@ def test_the_requesting_side_sees_where_its_request_to_another_node_stands(feder
     page = _page(client, officer, case)
     assert 'data-state="receipted"' in page
     assert "узел-получатель подписал квитанцию" in page
+
+
+@pytest.mark.rule("P7.2")
+def test_the_requesting_node_takes_the_incoming_number_from_the_requested_bodys_receipt(federation, client, clock):
+    from cybercoop.exchange.federation import inbox
+    from tests.exchange.federation import seal, wire_message
+
+    federation.become("kz")
+    bodies = federation.bodies
+    officer = UserFactory(username="kz.officer", body=bodies["KZ-MIA"], role="officer")
+    head = UserFactory(username="kz.head", body=bodies["KZ-MIA"], role="head")
+    case = sent(officer, head, bodies["RU-MIA"], get_instrument(code=PROTOCOL_CODE))
+    assert case.incoming_number == ""
+    receipt = wire_message(
+        conversation=case.pk,
+        kind="assistance.receipt",
+        sender=("ru", "RU-MIA"),
+        recipient=("kz", "KZ-MIA"),
+        body={"received_at": clock.now().isoformat(), "incoming_number": "RU-MIA-2026-I-000042"},
+    )
+    [result] = inbox.receive_batch([seal(receipt, sender=federation.keys["ru"], recipient=federation.public("kz"))])
+    assert result["status"] == "accepted"
+    case.refresh_from_db()
+    assert (case.state, case.incoming_number) == ("in_execution", "RU-MIA-2026-I-000042")
+    assert "RU-MIA-2026-I-000042" in _page(client, officer, case)

@@ -424,6 +424,9 @@ def consent_for(consents: Iterable[Consent], *, attachment: str, use: str, targe
     return None
 
 
+INCOMING_NUMBER_MAX = 40  # Case.incoming_number's length
+
+
 @dataclass(frozen=True)
 class Derived:
     """Everything about a case that follows from its messages."""
@@ -433,6 +436,7 @@ class Derived:
     urgent: bool = False
     urgent_confirmed_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
+    incoming_number: str = ""  # the handling body's registration number, as its latest receipt gave it (P7.2)
     closed_at: dt.datetime | None = None
     postponed_until: dt.date | None = None
     partially_refused: bool = False
@@ -505,6 +509,7 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
         elif kind == Kind.RECEIPT:
             received = _instant(message.body.get("received_at")) or message.created_at
             values["received_at"] = received
+            values["incoming_number"] = str(message.body.get("incoming_number") or "")[:INCOMING_NUMBER_MAX]
             zone = context.zones[handling]
             clocks.append(  # P7.2: receipt + 30 days (or the agreed term)
                 ClockSpec(

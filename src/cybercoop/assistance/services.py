@@ -1162,6 +1162,8 @@ def recompute(*, case: Case) -> Case:
     if derived.state not in rules.DRAFT_STATES | {rules.CaseState.DISCARDED}:  # a draft keeps its own flag
         case.urgent = derived.urgent
     case.received_at = derived.received_at
+    if derived.incoming_number:  # on the requesting body's node, the number the requested body's receipt gave
+        case.incoming_number = derived.incoming_number
     case.closed_at = (
         derived.closed_at if derived.state in rules.CLOSED_STATES - {rules.CaseState.DISCARDED} else case.closed_at
     )
