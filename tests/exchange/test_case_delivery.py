@@ -18,13 +18,18 @@ def _page(client, user, case):
     return answer.content.decode()
 
 
-@pytest.mark.rule("P4.1")
-def test_the_requesting_side_sees_where_its_request_to_another_node_stands(federation, client, clock):
+def _sent_from_kz(federation):
+    """This process is node kz, whose officer's request to RU-MIA (node ru) has been sent: the officer and the case."""
     federation.become("kz")
     bodies = federation.bodies
     officer = UserFactory(username="kz.officer", body=bodies["KZ-MIA"], role="officer")
     head = UserFactory(username="kz.head", body=bodies["KZ-MIA"], role="head")
-    case = sent(officer, head, bodies["RU-MIA"], get_instrument(code=PROTOCOL_CODE))
+    return officer, sent(officer, head, bodies["RU-MIA"], get_instrument(code=PROTOCOL_CODE))
+
+
+@pytest.mark.rule("P4.1")
+def test_the_requesting_side_sees_where_its_request_to_another_node_stands(federation, client, clock):
+    officer, case = _sent_from_kz(federation)
     item = OutboxItem.objects.get(message__conversation=case.pk)
     assert item.state == OutboxState.QUEUED
 
@@ -55,11 +60,7 @@ def test_the_requesting_node_takes_the_incoming_number_from_the_requested_bodys_
     from cybercoop.exchange.federation import inbox
     from tests.exchange.federation import seal, wire_message
 
-    federation.become("kz")
-    bodies = federation.bodies
-    officer = UserFactory(username="kz.officer", body=bodies["KZ-MIA"], role="officer")
-    head = UserFactory(username="kz.head", body=bodies["KZ-MIA"], role="head")
-    case = sent(officer, head, bodies["RU-MIA"], get_instrument(code=PROTOCOL_CODE))
+    officer, case = _sent_from_kz(federation)
     assert case.incoming_number == ""
     receipt = wire_message(
         conversation=case.pk,
