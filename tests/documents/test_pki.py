@@ -123,6 +123,17 @@ def test_a_replaced_documents_key_says_the_stored_keys_cannot_be_used(kz_head, s
     assert "another documents key" in str(refused.value.message)
 
 
+def test_a_documents_key_file_that_holds_no_key_is_refused_not_replaced(kz_head, sign_documents_key):
+    from django.core.exceptions import ImproperlyConfigured
+
+    sign_documents_key.parent.mkdir(parents=True)
+    sign_documents_key.write_text("not a key\n")
+    with pytest.raises(ImproperlyConfigured, match="does not hold a 256-bit key"):
+        pki.create_party_ca(kz_head.body.party)
+    assert sign_documents_key.read_text() == "not a key\n"
+    assert not PartyAuthority.objects.exists()
+
+
 # --- PKCS#12 from the Party's own PKI ----------------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ fingerprint; it is decrypted in memory only, to sign, and never logged, audited 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import logging
@@ -26,7 +25,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -36,7 +34,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput
-from cybercoop.core.files import write_atomically
+from cybercoop.core.files import key_from_file
 from cybercoop.documents.models import CredentialSource, PartyAuthority, SignerCredential
 from cybercoop.registry import services as registry_services
 from cybercoop.registry.models import PartyProfile
@@ -68,19 +66,7 @@ _NONCE_BYTES = 12
 
 def _node_key() -> bytes:
     """The node's 256-bit documents key, created (0600, atomically) the first time it is needed."""
-    path = Path(settings.DOCUMENTS_KEY_FILE)
-    if not path.exists():
-        # Not `replace`: when two processes create it at once, the first one wins and both use it.
-        write_atomically(
-            path, base64.urlsafe_b64encode(os.urandom(32)).decode("ascii") + "\n", mode=0o600, replace=False
-        )
-    try:
-        key = base64.urlsafe_b64decode(path.read_text(encoding="ascii").strip())
-    except (ValueError, UnicodeDecodeError):
-        key = b""
-    if len(key) != 32:
-        raise ImproperlyConfigured(f"{path} does not hold a 256-bit key (base64)")
-    return key
+    return key_from_file(Path(settings.DOCUMENTS_KEY_FILE), create=True, name="documents key")
 
 
 def _key_id(key: bytes) -> bytes:
