@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import translation
 
 from cybercoop.accounts import services as accounts
@@ -90,6 +92,64 @@ def test_an_uploaded_file_is_stored_encrypted_and_read_back_as_it_was(db, settin
     assert len(key) == at_rest.KEY_BYTES
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert at_rest.open(attachment) == TEXT
+
+
+def _aged(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def _rolled_back_store(media_root: Path) -> Path:
+    """A file sealed by a store whose transaction then rolled back (an act refused after its files were kept)."""
+    files = set(_files_under(media_root))
+
+    def store_then_refuse() -> None:
+        with transaction.atomic():
+            _stored()
+            raise RuntimeError("the act was refused")
+
+    with pytest.raises(RuntimeError):
+        store_then_refuse()
+    [orphan] = set(_files_under(media_root)) - files
+    return orphan
+
+
+@pytest.mark.rule("P10.1")
+def test_a_file_left_by_a_rolled_back_store_is_swept_after_an_hour_and_the_stored_ones_kept(db, clock, settings):
+    media = Path(settings.MEDIA_ROOT)
+    kept = _stored()
+    orphan = _rolled_back_store(media)
+    assert Attachment.objects.count() == 1
+    recent = _rolled_back_store(media)
+    for path in (_disk(kept), orphan):
+        _aged(path, services.ORPHAN_GRACE_SECONDS + 60)
+
+    removed = services.sweep_orphan_files()
+
+    assert [media / name for name in removed] == [orphan]
+    assert not orphan.exists()
+    assert recent.exists()  # perhaps a store still in its transaction: left for the next sweep
+    assert at_rest.open(kept) == TEXT
+    entry = AuditEntry.objects.get(action="exchange:attachment:orphans_removed")
+    assert entry.data == {"count": 1, "files": removed}
+    assert services.sweep_orphan_files() == []  # nothing more, nothing recorded
+    assert AuditEntry.objects.filter(action="exchange:attachment:orphans_removed").count() == 1
+
+
+def test_the_worker_sweeps_orphan_files_once_an_hour_at_most(db, clock, settings):
+    from cybercoop.core import periodic
+
+    assert periodic.registered()["exchange.sweep_orphan_files"] is services.sweep_orphan_files_job
+    first = _rolled_back_store(Path(settings.MEDIA_ROOT))
+    _aged(first, services.ORPHAN_GRACE_SECONDS + 60)
+    assert services.sweep_orphan_files_job() == 1
+    second = _rolled_back_store(Path(settings.MEDIA_ROOT))
+    _aged(second, services.ORPHAN_GRACE_SECONDS + 60)
+    assert services.sweep_orphan_files_job() == 0  # swept less than an hour ago
+    assert second.exists()
+    _aged(Path(settings.DATA_DIR) / "attachments-swept", services.ORPHAN_SWEEP_EVERY_SECONDS + 1)
+    assert services.sweep_orphan_files_job() == 1
+    assert not second.exists()
 
 
 @pytest.mark.rule("P10.1")

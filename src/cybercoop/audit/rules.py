@@ -59,6 +59,7 @@ class AuditAction(StrEnum):
     ENVELOPE_REJECTED = "exchange:envelope:rejected"
     DELIVERY_REJECTED = "exchange:delivery:rejected"
     DELIVERY_RETRY_REQUESTED = "exchange:delivery:retry_requested"
+    ATTACHMENT_ORPHANS_REMOVED = "exchange:attachment:orphans_removed"
     SIGNING_AUTHORITY_CREATED = "documents:authority:created"
     SIGNING_AUTHORITY_REGISTERED = "documents:authority:registered"
     SIGNER_CERTIFICATE_ISSUED = "documents:signer_certificate:issued"
@@ -115,6 +116,7 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.ENVELOPE_REJECTED: _("Envelope from another node rejected"),
     AuditAction.DELIVERY_REJECTED: _("Message rejected by the receiving node"),
     AuditAction.DELIVERY_RETRY_REQUESTED: _("Delivery to another node retried now"),
+    AuditAction.ATTACHMENT_ORPHANS_REMOVED: _("Encrypted files of attachments never stored removed"),
     AuditAction.SIGNING_AUTHORITY_CREATED: _("Certificate authority for signers created"),
     AuditAction.SIGNING_AUTHORITY_REGISTERED: _("Certificate authority of a Party registered"),
     AuditAction.SIGNER_CERTIFICATE_ISSUED: _("Signer's certificate issued"),

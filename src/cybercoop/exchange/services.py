@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +22,8 @@ from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
 from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import at_rest, dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
+
+logger = logging.getLogger(__name__)
 
 
 def check_upload(*, upload: UploadedFile[bytes], field: str = "attachments") -> tuple[bytes, str, str]:
@@ -60,6 +66,65 @@ def store_attachment(*, upload: UploadedFile[bytes], actor: Any, field: str = "a
     at_rest.store_file(attachment, content)
     attachment.save()
     return attachment
+
+
+# A file with no attachment row is left when the transaction that stored it rolled back (an act refused after its
+# files were sealed, a lost connection). None lasts an hour: older ones are removed, once an hour at most.
+ORPHAN_GRACE_SECONDS = 3600.0
+ATTACHMENTS_FOLDER = "attachments"  # the attachments' `upload_to`, without its dated folders
+ORPHAN_SWEEP_EVERY_SECONDS = 3600.0
+
+
+def sweep_orphan_files(*, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[str]:
+    """Remove the sealed files under the attachments' folder that no attachment names and that are older than
+    `grace_seconds` (so not those of a store still in its transaction); returns their names, recorded in the audit
+    log when there are any. They hold only ciphertext, but a refused act should leave nothing behind."""
+    storage = Attachment._meta.get_field("file").storage
+    # The files' ages are the file system's, so they are compared with the system's time, not `core.clock`.
+    cutoff = time.time() - grace_seconds
+    known = set(Attachment.objects.values_list("file", flat=True))
+    removed = []
+    for name in _stored_files(storage, ATTACHMENTS_FOLDER):
+        if name in known:
+            continue
+        try:
+            if storage.get_modified_time(name).timestamp() > cutoff:
+                continue
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if Attachment.objects.filter(file=name).exists():  # stored since the list was read
+            continue
+        storage.delete(name)
+        removed.append(name)
+    if removed:
+        logger.info("removed %d attachment file(s) that no attachment names", len(removed))
+        audit.record(
+            action=AuditAction.ATTACHMENT_ORPHANS_REMOVED, data={"count": len(removed), "files": removed[:100]}
+        )
+    return removed
+
+
+def sweep_orphan_files_job() -> int:
+    """The worker's `exchange.sweep_orphan_files`: `sweep_orphan_files` once an hour at most. When it last ran is
+    the time of a file in the data folder (a restarted worker or a second one does not sweep again at once)."""
+    marker = Path(settings.DATA_DIR) / "attachments-swept"
+    try:
+        if time.time() - marker.stat().st_mtime < ORPHAN_SWEEP_EVERY_SECONDS:
+            return 0
+    except FileNotFoundError:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return len(sweep_orphan_files())
+
+
+def _stored_files(storage: Any, folder: str) -> Iterator[str]:
+    if not storage.exists(folder):
+        return
+    folders, names = storage.listdir(folder)
+    for name in sorted(names):
+        yield f"{folder}/{name}"
+    for nested in sorted(folders):
+        yield from _stored_files(storage, f"{folder}/{nested}")
 
 
 @transaction.atomic
