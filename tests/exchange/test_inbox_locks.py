@@ -8,11 +8,8 @@ PostgreSQL breaks by aborting one of the two. The batch takes its cases first, b
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import pytest
-from django.db import connection, transaction
 
 from cybercoop.assistance.models import Case
 from cybercoop.assistance.rules import Kind
@@ -21,7 +18,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.exchange.federation import inbox
 from tests.assistance.factories import REQUEST_FIELDS
 from tests.exchange.federation import next_message, seal, wire_message
-from tests.nodes import maintenance_connection
+from tests.locks import act_meanwhile
 
 # Before any fixture writes: SQLite takes no row locks, and the flush after a test without a transaction meets the
 # append-only triggers there.
@@ -45,22 +42,6 @@ def _raised(message):
     )
 
 
-def _wait_for_a_lock_wait(seconds: float = 20) -> bool:
-    """Until another session of the test database waits for a lock (seen from a connection of its own: a
-    transaction sees pg_stat_activity as it was when it first looked)."""
-    database = connection.settings_dict["NAME"]
-    with maintenance_connection(os.environ["DATABASE_URL"]) as server:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            waiting = server.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [database]
-            ).fetchone()
-            if waiting and waiting[0]:
-                return True
-            time.sleep(0.05)
-    return False
-
-
 def test_a_batch_takes_its_cases_before_it_applies_any_so_a_user_acting_meanwhile_goes_through(federation):
     federation.become("ru")
     first, second = (
@@ -69,28 +50,13 @@ def test_a_batch_takes_its_cases_before_it_applies_any_so_a_user_acting_meanwhil
     )
     assert [r["status"] for r in inbox.receive_batch(_from_kz(federation, first, second))] == ["accepted"] * 2
 
-    holding, outcome = threading.Event(), {}
-
-    def user_acting_on_the_second_case():
-        try:
-            with transaction.atomic():
-                Case.objects.select_for_update().get(pk=second["conversation"])  # as every act on a case begins
-                holding.set()
-                outcome["batch waited"] = _wait_for_a_lock_wait()
-                audit.record(action=AuditAction.CASE_VIEWED, target=("assistance.case", second["conversation"]))
-            outcome["user"] = "done"
-        except Exception as error:  # a deadlock aborts it: the test says so below
-            outcome["user"] = error
-        finally:
-            connection.close()
-
-    user = threading.Thread(target=user_acting_on_the_second_case)
-    user.start()
-    assert holding.wait(20)
+    user, outcome = act_meanwhile(
+        lambda: Case.objects.select_for_update().get(pk=second["conversation"]),  # as every act on a case begins
+        lambda: audit.record(action=AuditAction.CASE_VIEWED, target=("assistance.case", second["conversation"])),
+    )
     results = inbox.receive_batch(_from_kz(federation, _raised(first), _raised(second)))
     user.join(30)
 
-    assert outcome["batch waited"], "the batch never waited for the case the user held"
-    assert outcome["user"] == "done"
+    assert outcome == {"waited": True, "done": True}, "the batch did not wait for the user's case, or deadlocked"
     assert [r["status"] for r in results] == ["accepted", "accepted"]
     assert set(Case.objects.values_list("marking", flat=True)) == {"confidential"}

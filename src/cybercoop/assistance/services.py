@@ -1212,7 +1212,13 @@ def process_due_clocks(*, limit: int = 100) -> int:
     A clock that fails keeps its error and is retried on the next pass; the others go on."""
     now = clock.now()
     handled = 0
+    if not selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit).exists():
+        return 0
     with transaction.atomic():
+        # The audit chain's head first, then the clocks, skipping those an act holds: an act on a case appends to the
+        # chain before it updates the case's clocks, so a worker holding clocks while it waited for the chain's head
+        # would deadlock with it (PostgreSQL aborts one of the two; it was the act, in the four-node demo's play).
+        audit.lock_log()
         due = list(
             selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit)
             .select_for_update(skip_locked=True, of=("self",))

@@ -136,7 +136,13 @@ def play_cases(nodes: Sequence[FederatedNode], run: Run, *, signers: Collection[
         run(node, ["manage", "seed_demo", "--node", node.code, *args])
 
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        list(pool.map(play, [node for node in nodes if node.code in playing or node.code in signers]))
+        futures = [pool.submit(play, node) for node in nodes if node.code in playing or node.code in signers]
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    if errors:
+        # One node's play that failed leaves the others waiting for it: every failure is told, the first raised.
+        if len(errors) > 1:
+            errors[0].add_note("\n".join(["Also:", *(str(error) for error in errors[1:])]))
+        raise errors[0]
 
 
 def publish_signing_authorities(nodes: Sequence[FederatedNode], run: Run) -> None:
