@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.models import ArchivedDocument
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput
-from cybercoop.core.files import write_atomically
+from cybercoop.core.files import stored_before, stored_files, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -231,16 +230,7 @@ def read_legacy(*, name: str, sha256: str, label: str) -> bytes:
 
 def _archived_files() -> Iterator[str]:
     """Every file under the archive's folder, by its storage name (the temporary files of writes included)."""
-    storage = _storage()
-    if not storage.exists(rules.ARCHIVE_FOLDER):
-        return
-    folders, files = storage.listdir(rules.ARCHIVE_FOLDER)
-    for file in files:
-        yield f"{rules.ARCHIVE_FOLDER}/{file}"
-    for folder in sorted(folders):
-        _nested, names = storage.listdir(f"{rules.ARCHIVE_FOLDER}/{folder}")
-        for file in sorted(names):
-            yield f"{rules.ARCHIVE_FOLDER}/{folder}/{file}"
+    return stored_files(_storage(), rules.ARCHIVE_FOLDER)
 
 
 def _orphans() -> list[str]:
@@ -272,14 +262,9 @@ def sweep_orphans(*, actor: Any = None, grace_seconds: float = ORPHAN_GRACE_SECO
     """Remove the archive's files that have no record and are older than `grace_seconds` (so not those of a
     `keep` still in its transaction); returns their names, and records the sweep when it removed any."""
     storage = _storage()
-    # The files' ages are the file system's, so they are compared with the system's time, not `core.clock`.
-    cutoff = time.time() - grace_seconds
     removed = []
     for name in _orphans():
-        try:
-            if storage.get_modified_time(name).timestamp() > cutoff:
-                continue
-        except FileNotFoundError:  # a write's temporary file, renamed meanwhile
+        if not stored_before(storage, name, seconds_ago=grace_seconds):
             continue
         with transaction.atomic():
             # Every `keep` holds this lock from its file's writing to its commit: once we hold it, a record for

@@ -1,11 +1,14 @@
-"""Writing files (keys, received chunks) so that a crash never leaves half of one."""
+"""Writing files (keys, received chunks) so that a crash never leaves half of one; walking stored files."""
 
 from __future__ import annotations
 
 import base64
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def write_atomically(path: Path, content: str | bytes, *, mode: int, replace: bool = True) -> bool:
@@ -66,3 +69,24 @@ def key_from_file(path: Path, *, create: bool, name: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise ImproperlyConfigured(f"{path} does not hold a 256-bit key (base64)")
     return key
+
+
+def stored_files(storage: Any, folder: str) -> Iterator[str]:
+    """Every file under `folder` of a Django storage, by its storage name, at any depth, in name order."""
+    if not storage.exists(folder):
+        return
+    folders, names = storage.listdir(folder)
+    for name in sorted(names):
+        yield f"{folder}/{name}"
+    for nested in sorted(folders):
+        yield from stored_files(storage, f"{folder}/{nested}")
+
+
+def stored_before(storage: Any, name: str, *, seconds_ago: float) -> bool:
+    """Was the stored file last written more than `seconds_ago` seconds ago? False for a file gone meanwhile (a
+    write's temporary file, renamed). Files' ages are the file system's: compared with the system's time, not
+    `core.clock`."""
+    try:
+        return bool(storage.get_modified_time(name).timestamp() <= time.time() - seconds_ago)
+    except FileNotFoundError:
+        return False

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
+from cybercoop.core.files import stored_before, stored_files
 from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import at_rest, dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
@@ -80,17 +81,10 @@ def sweep_orphan_files(*, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[s
     `grace_seconds` (so not those of a store still in its transaction); returns their names, recorded in the audit
     log when there are any. They hold only ciphertext, but a refused act should leave nothing behind."""
     storage = Attachment._meta.get_field("file").storage
-    # The files' ages are the file system's, so they are compared with the system's time, not `core.clock`.
-    cutoff = time.time() - grace_seconds
     known = set(Attachment.objects.values_list("file", flat=True))
     removed = []
-    for name in _stored_files(storage, ATTACHMENTS_FOLDER):
-        if name in known:
-            continue
-        try:
-            if storage.get_modified_time(name).timestamp() > cutoff:
-                continue
-        except FileNotFoundError:  # removed meanwhile
+    for name in stored_files(storage, ATTACHMENTS_FOLDER):
+        if name in known or not stored_before(storage, name, seconds_ago=grace_seconds):
             continue
         if Attachment.objects.filter(file=name).exists():  # stored since the list was read
             continue
@@ -115,16 +109,6 @@ def sweep_orphan_files_job() -> int:
         marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     return len(sweep_orphan_files())
-
-
-def _stored_files(storage: Any, folder: str) -> Iterator[str]:
-    if not storage.exists(folder):
-        return
-    folders, names = storage.listdir(folder)
-    for name in sorted(names):
-        yield f"{folder}/{name}"
-    for nested in sorted(folders):
-        yield from _stored_files(storage, f"{folder}/{nested}")
 
 
 @transaction.atomic
