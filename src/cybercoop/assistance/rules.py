@@ -424,9 +424,6 @@ def consent_for(consents: Iterable[Consent], *, attachment: str, use: str, targe
     return None
 
 
-INCOMING_NUMBER_MAX = 40  # Case.incoming_number's length
-
-
 @dataclass(frozen=True)
 class Derived:
     """Everything about a case that follows from its messages."""
@@ -509,7 +506,7 @@ def derive(messages: Sequence[MessageFacts], context: CaseContext, draft_state: 
         elif kind == Kind.RECEIPT:
             received = _instant(message.body.get("received_at")) or message.created_at
             values["received_at"] = received
-            values["incoming_number"] = str(message.body.get("incoming_number") or "")[:INCOMING_NUMBER_MAX]
+            values["incoming_number"] = str(message.body.get("incoming_number") or "")
             zone = context.zones[handling]
             clocks.append(  # P7.2: receipt + 30 days (or the agreed term)
                 ClockSpec(

@@ -1163,7 +1163,7 @@ def recompute(*, case: Case) -> Case:
         case.urgent = derived.urgent
     case.received_at = derived.received_at
     if derived.incoming_number:  # on the requesting body's node, the number the requested body's receipt gave
-        case.incoming_number = derived.incoming_number
+        case.incoming_number = derived.incoming_number[: Case._meta.get_field("incoming_number").max_length]
     case.closed_at = (
         derived.closed_at if derived.state in rules.CLOSED_STATES - {rules.CaseState.DISCARDED} else case.closed_at
     )

@@ -160,7 +160,7 @@ def receive_batch(envelopes: Sequence[str]) -> list[dict[str, Any]]:
             ids = [item.message["id"] for item in opened if isinstance(item, Opened)]
             conversations = {item.message["conversation"] for item in opened if isinstance(item, Opened)}
             _lock_conversations(conversations)
-            dispatch.lock_conversations(sorted(conversations))  # what the handlers lock, taken before any applies
+            dispatch.lock_conversations(conversations)  # what the handlers lock, taken before any applies
             batch.seen = {str(row.message_id): row for row in InboundEnvelope.objects.filter(message_id__in=ids)}
             results = [_receive_one(token, item, batch=batch) for token, item in zip(envelopes, opened, strict=True)]
     except (OperationalError, IntegrityError) as error:
