@@ -156,12 +156,8 @@ def start_node(tmp: Path, *, name: str = "E2E-узел") -> Node:
 
 
 def stop_node(node: Node) -> None:
-    if node.process is not None and node.process.poll() is None:
-        node.process.terminate()
-        try:
-            node.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            node.process.kill()
+    if node.process is not None:
+        stop_processes([node.process])
     if node.database:
         _drop_database(os.environ["DATABASE_URL"], node.database)
 

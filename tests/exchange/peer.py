@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cybercoop.demo.runner import stop_processes
 from tests.nodes import _create_database, _drop_database, free_port, wait_until_serving
 
 
@@ -59,13 +60,8 @@ class Peer:
             raise
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_processes([self.process])
         self.process = None
 
     def kill(self) -> None:

@@ -28,6 +28,7 @@ from django.db import transaction
 from cybercoop.audit.models import AuditEntry
 from cybercoop.core import clock as clock_module
 from cybercoop.core.errors import InvalidInput
+from cybercoop.demo.runner import stop_processes
 from cybercoop.exchange.models import Message, OutboxItem
 from cybercoop.registry import directory as registry_directory
 from cybercoop.registry import selectors as registry_selectors
@@ -219,10 +220,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runnin
             nodes[code].wait_until_serving()
         yield nodes
     finally:
+        stop_processes([node.process for node in nodes.values() if node.process is not None])
         for node in nodes.values():
-            if node.process is not None:
-                node.process.terminate()
-                node.process.wait(timeout=15)
             if node.database:
                 _drop_database(base_database, node.database)
 

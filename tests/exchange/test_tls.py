@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cybercoop.core.server import tls_options
+from cybercoop.demo.runner import stop_processes
 from cybercoop.exchange.federation import client
 from tests.nodes import STARTUP_SECONDS, free_port
 
@@ -160,11 +161,7 @@ def mutual_tls_node(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Itera
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes([process])
 
 
 def _node_info(url: str, settings, *, ca: Path | None, cert: Issued | None) -> object:
