@@ -3,7 +3,7 @@
 An act on a case appends to the audit chain, then updates the case's clocks. The worker reminds of deadlines:
 it locks the due clocks and audits each reminder. Had it locked the clocks first and then waited for the chain's
 head, an act holding the head and updating one of those clocks would wait for it: a deadlock, which PostgreSQL
-breaks by aborting one of the two (it was the act, in the four-node demo's play). The worker takes the chain's
+breaks by aborting one of the two (reproduced here without the fix). The worker takes the chain's
 head first, then the clocks, skipping those an act holds."""
 
 from __future__ import annotations

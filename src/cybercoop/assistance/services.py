@@ -1217,7 +1217,7 @@ def process_due_clocks(*, limit: int = 100) -> int:
     with transaction.atomic():
         # The audit chain's head first, then the clocks, skipping those an act holds: an act on a case appends to the
         # chain before it updates the case's clocks, so a worker holding clocks while it waited for the chain's head
-        # would deadlock with it (PostgreSQL aborts one of the two; it was the act, in the four-node demo's play).
+        # would deadlock with it (PostgreSQL aborts one of the two: if the act, the user's act fails).
         audit.lock_log()
         due = list(
             selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit)
