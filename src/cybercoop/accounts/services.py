@@ -209,11 +209,14 @@ def confirm_enrolment(*, user: Any, code: str, current_code: str = "") -> Any:
     code = _normalised(code)
     with transaction.atomic():
         pending = (
-            SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
+            SealedTOTPDevice.objects.select_for_update(no_key=True)
+            .filter(user=user, confirmed=False)
+            .order_by("-pk")
+            .first()
         )
         if pending is None or not pending.is_readable():
             raise _refuse(_("There is no enrolment to confirm: start again."))
-        previous = list(SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
+        previous = list(SealedTOTPDevice.objects.select_for_update(no_key=True).filter(user=user, confirmed=True))
         error = None
         if previous and not _normalised(current_code):
             error = _refuse(_("To replace your authenticator, give a code from the current one too."), "current_code")
@@ -266,7 +269,12 @@ def verify_second_factor(*, user: Any, code: str) -> Any:
     records the document it signs."""
     code = _normalised(code)
     with transaction.atomic():
-        device = SealedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("-pk").first()
+        device = (
+            SealedTOTPDevice.objects.select_for_update(no_key=True)
+            .filter(user=user, confirmed=True)
+            .order_by("-pk")
+            .first()
+        )
         if device is None:
             error: InvalidInput | None = _refuse(
                 _("You have no second factor: enrol an authenticator app first, on the “Second factor” page.")

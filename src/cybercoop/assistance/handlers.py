@@ -42,7 +42,12 @@ def lock_cases(conversations: Collection[str]) -> None:
     `use_in_another_case` takes two (by id). Applied one after the other, the batch would hold the audit chain's
     head from its first message while it waited for the next message's case, and a user acting on that case
     (its lock, then the chain's head) would deadlock with it."""
-    list(Case.objects.select_for_update().filter(pk__in=conversations).order_by("pk").values_list("pk", flat=True))
+    list(
+        Case.objects.select_for_update(no_key=True)
+        .filter(pk__in=conversations)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def check_documents(message: Any) -> None:

@@ -185,8 +185,12 @@ def create_draft(*, actor: Any, requested_body: Body, instrument: Any, **fields:
 
 
 def _lock(case: Case) -> Case:
+    """The case's row, and only it (not the bodies, parties and instrument read with it), FOR NO KEY UPDATE: the
+    foreign keys that name a case or a body are checked at commit with a key-share lock, which this does not block.
+    A plain FOR UPDATE on them deadlocked an act, waiting for the audit chain's head, against a transaction that held
+    the head and, committing, checked its entries' keys (tests/assistance/test_act_locks.py)."""
     return (
-        Case.objects.select_for_update()
+        Case.objects.select_for_update(no_key=True, of=("self",))
         .select_related("requesting_body__party", "requested_body__party", "handling_body__party", "instrument")
         .get(pk=case.pk)
     )
@@ -299,7 +303,7 @@ def discard_draft(*, actor: Any, case: Case) -> Case:
 
 def _next_number(body: Body, field: str, prefix: str) -> str:
     # Lock the body row: two requests approved at once must not get the same number.
-    Body.objects.select_for_update().get(pk=body.pk)
+    Body.objects.select_for_update(no_key=True).get(pk=body.pk)
     count = Case.objects.filter(**{f"{field}__startswith": prefix}).count()
     return f"{prefix}{count + 1:05d}"
 
@@ -1221,7 +1225,7 @@ def process_due_clocks(*, limit: int = 100) -> int:
         audit.lock_log()
         due = list(
             selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(no_key=True, skip_locked=True, of=("self",))
             .select_related("case", "acting_body")
         )
         for item in due:

@@ -39,7 +39,7 @@ def lock_log() -> AuditHead:
 
     The archive takes it too, before it writes a file, so that a sweep of files without a record, which takes it
     as well, never removes the file of a document whose record is not committed yet."""
-    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    head, _ = AuditHead.objects.select_for_update(no_key=True).get_or_create(pk=1)
     return head
 
 

@@ -5,7 +5,7 @@ The contract every job keeps:
 - **No schedule lives in memory.** A job reads from the database what is due now (a deadline's due
   instant, an outbox row's next attempt) each time it runs, so a restarted worker, or a second one,
   loses and doubles nothing. A job is a function `() -> int` returning how many items it processed.
-- **Rows are taken with row locks** (`select_for_update(skip_locked=True)` inside `transaction.atomic`),
+- **Rows are taken with row locks** (`select_for_update(no_key=True, skip_locked=True)` inside `transaction.atomic`),
   so any number of workers may run the same job at once without processing an item twice.
 - **A job records its own errors** on the rows it failed (an error column, an attempt count), so one
   bad item neither blocks the others nor is silently retried forever. A job that raises is logged with

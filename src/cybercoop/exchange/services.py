@@ -241,7 +241,11 @@ def retry_delivery(*, item: OutboxItem, actor: Any) -> OutboxItem:
     latest claim's answer is recorded (docs/federation.md, The sender)."""
     require(actor, Permission.RETRY_DELIVERY)
     # Lock the row: the worker claims and records under the same lock.
-    current = OutboxItem.objects.select_for_update(of=("self",)).select_related("message__sender_body").get(pk=item.pk)
+    current = (
+        OutboxItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("message__sender_body")
+        .get(pk=item.pk)
+    )
     if current.state not in RETRYABLE_STATES:
         raise DomainError(_("Only a failed envelope, or one sent without a receipt yet, can be retried now."))
     now = clock.now()

@@ -150,7 +150,7 @@ def register_node(
     }
     now = clock.now()
     # Lock the node: two officers updating it at once must not each record a half of the change.
-    node = Node.objects.select_for_update().filter(code=code).first()
+    node = Node.objects.select_for_update(no_key=True).filter(code=code).first()
     if node is None:
         node = Node(code=code, registered_at=now, updated_at=now, **values)
         _validated(node, message)
@@ -197,7 +197,7 @@ def withdraw_node(*, actor: Any, node: Node) -> Node:
     """Take a node out of the federation: its keys are no longer trusted. The row stays, so what it signed
     stays attributable; the bodies it served must first be assigned to another node."""
     _require(actor, Permission.MANAGE_NODES)
-    node = Node.objects.select_for_update().get(pk=node.pk)
+    node = Node.objects.select_for_update(no_key=True).get(pk=node.pk)
     if node.withdrawn_at is not None:
         return node
     if node.bodies.exists():
@@ -216,7 +216,7 @@ def assign_body_node(*, actor: Any, body: Body, node: Node | None) -> Body:
     """Say which node serves a body (None: no node, as on a single-node deployment). Messages to the body go
     to that node, and what the body sends must come from it (EXCHANGE.md, the receiver's check 3)."""
     _require(actor, Permission.MANAGE_NODES)
-    body = Body.objects.select_for_update().get(pk=body.pk)
+    body = Body.objects.select_for_update(no_key=True).get(pk=body.pk)
     if node is not None:
         node = Node.objects.get(pk=node.pk)  # its current state, not the caller's copy
         if node.withdrawn_at is not None:
@@ -322,7 +322,7 @@ def record_event(
     notice (P18). The six-month rule, the order of events and 'once per Party' are checked first."""
     _require(actor, Permission.MANAGE_INSTRUMENTS)
     # Lock the instrument: two clerks recording for the same Party at once must not both pass the checks.
-    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    instrument = Instrument.objects.select_for_update(no_key=True).get(pk=instrument.pk)
     errors: dict[str, Any] = {}
     if party.kind != rules.PartyKind.STATE:
         errors["party"] = _("Only a state can be a party to an instrument.")
@@ -374,7 +374,7 @@ def record_event(
 def store_original(*, actor: Any, instrument: Instrument, upload: UploadedFile[bytes]) -> Instrument:
     """Keep the original text of an instrument (P19): once, as a PDF, with its SHA-256."""
     _require(actor, Permission.MANAGE_INSTRUMENTS)
-    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    instrument = Instrument.objects.select_for_update(no_key=True).get(pk=instrument.pk)
     message = _("The original could not be stored.")
     if instrument.original_sha256:
         _refuse(message, {"file": _("The original of this instrument is already stored; it is never replaced.")})
@@ -589,7 +589,7 @@ def file_designation(
     a notice that came from the Party's own node (its filer's name, node and message)."""
     _require(actor, Permission.FILE_DESIGNATION, party)
     # Lock the Party: its notices are checked against its whole history.
-    Party.objects.select_for_update().get(pk=party.pk)
+    Party.objects.select_for_update(no_key=True).get(pk=party.pk)
     errors = designation_errors(
         instrument=instrument,
         party=party,
@@ -654,7 +654,7 @@ def acknowledge(
     does. There, it is recorded with the time the Party acknowledged (`acknowledged_at`), no local user, and
     `remote` (who acknowledged on which node, by which message) in the audit entry."""
     _require(actor, Permission.ACKNOWLEDGE_ANNOUNCEMENT, acknowledgement)
-    acknowledgement = Acknowledgement.objects.select_for_update().get(pk=acknowledgement.pk)
+    acknowledgement = Acknowledgement.objects.select_for_update(no_key=True).get(pk=acknowledgement.pk)
     if acknowledgement.acknowledged_at is None:
         acknowledgement.acknowledged_at = acknowledged_at or clock.now()
         acknowledgement.acknowledged_by = actor
@@ -683,7 +683,7 @@ def add_signing_authority(*, party: Party, certificate_pem: str, actor: Any = No
     """Publish a certificate authority of `party`'s signers (a PEM certificate, checked by the caller): every node
     that mirrors the directory then trusts the official documents its signers sign. Returns False when it was
     listed already. Called by the documents domain when an authority is created or registered on this node."""
-    profile, _created = PartyProfile.objects.select_for_update().get_or_create(party=party)
+    profile, _created = PartyProfile.objects.select_for_update(no_key=True).get_or_create(party=party)
     if certificate_pem in profile.signing_authorities:
         return False
     profile.signing_authorities = sorted([*profile.signing_authorities, certificate_pem])
@@ -722,7 +722,9 @@ def update_party_profile(*, actor: Any, party: Party, **values: Any) -> PartyPro
     unknown = set(values) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"unknown profile fields: {sorted(unknown)}")
-    profile = PartyProfile.objects.select_for_update().filter(party=party).first() or PartyProfile(party=party)
+    profile = PartyProfile.objects.select_for_update(no_key=True).filter(party=party).first() or PartyProfile(
+        party=party
+    )
     errors: dict[str, Any] = {}
     languages = values.get("accepted_languages", profile.accepted_languages)
     if not isinstance(languages, list) or any(code not in PROFILE_LANGUAGES for code in languages):

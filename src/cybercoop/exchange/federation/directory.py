@@ -145,7 +145,7 @@ def publish(*, now: dt.datetime | None = None) -> DirectoryCopy:
     now = now or clock.now()
     with transaction.atomic():
         # Lock the newest version: two publishers must not both sign "the next" one.
-        held = DirectoryCopy.objects.select_for_update().order_by("-version").first()
+        held = DirectoryCopy.objects.select_for_update(no_key=True).order_by("-version").first()
         content = registry_directory.snapshot()
         digest = content_digest(content)
         if held is not None and held.sha256 == digest:
@@ -283,7 +283,7 @@ def accept(token: str, *, now: dt.datetime | None = None) -> DirectoryCopy | Non
     try:
         with transaction.atomic():
             # Lock the newest version: two workers accepting at once apply a directory once.
-            held = DirectoryCopy.objects.select_for_update().order_by("-version").first()
+            held = DirectoryCopy.objects.select_for_update(no_key=True).order_by("-version").first()
             if held is not None and version < held.version:
                 raise DirectoryRefused(
                     OLDER, f"version {version} is older than version {held.version}", version=version

@@ -87,7 +87,7 @@ def _claim(*, now: dt.datetime, limit: int) -> list[OutboxItem]:
     """Take due rows for this worker: locked rows are another worker's, so they are skipped, not waited for."""
     with transaction.atomic():
         items = list(
-            OutboxItem.objects.select_for_update(skip_locked=True)
+            OutboxItem.objects.select_for_update(no_key=True, skip_locked=True)
             .filter(state__in=DUE_STATES, next_attempt_at__lte=now)
             .order_by("pk")[:limit]  # creation order: a sender's messages leave in the order it made them
         )
@@ -158,7 +158,7 @@ def _still_held(items: Sequence[OutboxItem]) -> dict[int, OutboxItem]:
     without their envelopes, which the rest of the delivery does not write."""
     attempts = {item.pk: item.attempts for item in items}
     rows = (
-        OutboxItem.objects.select_for_update(of=("self",))
+        OutboxItem.objects.select_for_update(no_key=True, of=("self",))
         .select_related("message__sender_body")
         .defer("envelope")
         .filter(pk__in=list(attempts), state=OutboxState.SENT)
