@@ -7,6 +7,7 @@ from typing import Any
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from cybercoop.accounts.api import ApiTokenAuth
 from cybercoop.accounts.api import router as accounts_router
 from cybercoop.assistance.api import router as assistance_router
 from cybercoop.audit.api import router as audit_router
+from cybercoop.core import contention
 from cybercoop.core.api import field_name, validation_message
 from cybercoop.core.context import get_request_id
 from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
@@ -131,6 +133,19 @@ def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(SuspiciousOperation)
 def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     return _error(request, 400, _("The request could not be served."))
+
+
+@api.exception_handler(OperationalError)
+def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """A deadlock or lock timeout (`core.contention`): nothing was changed, and the same call may be made again."""
+    if not contention.is_contention(exc):
+        return on_unexpected(request, exc)
+    logger.warning(
+        "%s %s: the database gave up on the transaction, answered 503: %s", request.method, request.path, exc
+    )
+    response = _error(request, 503, str(contention.MESSAGE))
+    response["Retry-After"] = str(contention.RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(Exception)

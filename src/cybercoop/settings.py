@@ -208,6 +208,7 @@ MIDDLEWARE = [
     "cybercoop.accounts.middleware.SecondFactorMiddleware",
     "cybercoop.accounts.middleware.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cybercoop.core.middleware.ContentionMiddleware",  # a deadlock or lock timeout: 503, nothing changed
     # django-axes must come last (STACK-NOTES).
     "axes.middleware.AxesMiddleware",
 ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template import loader
 
+from cybercoop.core import contention
 from cybercoop.core.context import new_request_id, request_context
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -38,4 +43,27 @@ class PermissionsPolicyMiddleware:
         policy = str(getattr(settings, "PERMISSIONS_POLICY", ""))
         if policy:
             response.headers.setdefault("Permissions-Policy", policy)
+        return response
+
+
+class ContentionMiddleware:
+    """A page whose transaction the database gave up on because of concurrent work (`core.contention`) answers 503,
+    saying that nothing was changed and to try again, with Retry-After; any other error goes on to the 500 page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not contention.is_contention(exception):
+            return None
+        logger.warning(
+            "%s %s: the database gave up on the transaction, answered 503: %s", request.method, request.path, exception
+        )
+        # Rendered without the request, as the 500 page is: the session's connection is in a failed transaction.
+        html = loader.render_to_string("core/error.html", {"title": contention.TITLE, "message": contention.MESSAGE})
+        response = HttpResponse(html, status=503)
+        response["Retry-After"] = str(contention.RETRY_AFTER_SECONDS)
         return response
