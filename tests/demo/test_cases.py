@@ -4,6 +4,8 @@ with only some of the users stops at the other users' acts and says which; a sec
 from pathlib import Path
 
 import pytest
+from django.db import OperationalError
+from psycopg.errors import DeadlockDetected
 
 from cybercoop.accounts import services as account_services
 from cybercoop.assistance.models import Case
@@ -82,3 +84,43 @@ def test_the_play_concerns_the_nodes_of_the_bodies_the_demo_requests_go_between(
     # The draft to the Armenian body is only submitted: it never leaves the Kazakh node.
     assert [node.code for node in nodes_with_cases(nodes)] == ["kz", "ru"]
     assert [node.code for node in nodes_with_cases(nodes[:3])] == ["kz", "ru"]
+
+
+@pytest.mark.django_db
+def test_an_act_the_database_gives_up_on_is_tried_again_on_the_next_pass(monkeypatch):
+    """A deadlock or lock timeout (core.contention) changes nothing: the play says so and tries the act again, as a
+    user answered 503 would, instead of failing the demo. (The failure is injected here; the database's own refusal
+    is tested in tests/assistance/test_contention.py.)"""
+    seed(password="demo password for tests 1", users=False)
+    for username, body, role, full_name, position in data.USERS:
+        account_services.create_user(
+            actor=None,
+            username=username,
+            full_name=full_name,
+            position=position,
+            body=registry.get_body(code=body),
+            role=role,
+            password="demo password for tests 1",
+            receives_incoming=username in data.RECEIVES_INCOMING,
+        )
+    register, kind = cases.ACTIONS["receipt"]
+    refused = []
+
+    def once_given_up(user, case, args):
+        if not refused:
+            refused.append(case.subject)
+            # As Django raises PostgreSQL's refusal: its OperationalError, from psycopg's error for the SQLSTATE.
+            raise OperationalError("deadlock detected\nDETAIL: …") from DeadlockDetected("deadlock detected")
+        return register(user, case, args)
+
+    monkeypatch.setitem(cases.ACTIONS, "receipt", (once_given_up, kind))
+
+    waiting = cases.advance_cases()
+
+    assert [(stop.key, stop.actor, stop.action, stop.busy) for stop in waiting] == [
+        ("executed", "ru.officer", "receipt", "deadlock detected")
+    ]
+    assert "given up by the database" in str(waiting[0])
+    assert Case.objects.get(subject=SUBJECTS["executed"]).state == "sent"  # nothing of the act, nothing after it
+    assert cases.advance_cases() == []
+    assert _states() == STATES

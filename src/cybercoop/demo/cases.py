@@ -15,6 +15,7 @@ that crosses to the other side). So a pass is safe to run again, on any node, at
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,11 +27,14 @@ from cybercoop.accounts import selectors as account_selectors
 from cybercoop.assistance import services as assistance
 from cybercoop.assistance.models import Case
 from cybercoop.assistance.rules import CaseState, Kind
+from cybercoop.core import contention
 from cybercoop.core.clock import FrozenClock, use_clock
 from cybercoop.demo import data
 from cybercoop.exchange import transports
 from cybercoop.exchange.models import Message
 from cybercoop.registry import selectors as registry_selectors
+
+logger = logging.getLogger(__name__)
 
 # The first case starts at this instant, each next one two days later; a step's act comes its day and two hours
 # after its case's start, so deadlines and "received" dates are the same on every node and on every run.
@@ -109,12 +113,13 @@ class Waiting:
     actor: str
     action: str
     arrived: bool  # the case is on this node (False: its request has not arrived yet)
+    busy: str = ""  # an act of this node the database gave up on (a deadlock …), tried again on the next pass
 
     def __str__(self) -> str:
-        return (
-            f"case {self.key!r} ({_short(self.subject)}): {self.actor}'s {self.action} (day {self.day}), "
-            "an act on another node, has not arrived here"
-        )
+        act = f"case {self.key!r} ({_short(self.subject)}): {self.actor}'s {self.action} (day {self.day})"
+        if self.busy:
+            return f"{act}, an act on this node, was given up by the database each time: {self.busy}"
+        return f"{act}, an act on another node, has not arrived here"
 
 
 def _short(subject: str) -> str:
@@ -124,7 +129,8 @@ def _short(subject: str) -> str:
 def advance_cases() -> list[Waiting]:
     """One pass over the demo cases: on each, the acts of this node's users that are due, in order, each once the
     acts before it are here. Returns the acts of other nodes' users the unfinished cases wait for (none: every case
-    is where the single-node demo puts it, on this node). Raises PlayError if an act fails."""
+    is where the single-node demo puts it, on this node). An act the database gave up on (a deadlock, `core.contention`)
+    is among them, to be tried again. Raises PlayError if an act fails otherwise."""
     users = {user.username: user for user in account_selectors.users()}
     waiting: list[Waiting] = []
     for index, (key, author, to_body, urgent, subject, steps) in enumerate(data.CASES):
@@ -213,6 +219,16 @@ def _advance(
             try:
                 case = ACTIONS[action][0](users[actor], case, args)
             except Exception as error:
+                if contention.is_contention(error):
+                    # Concurrent work (the worker, an arriving message) made the database give up on the act: nothing
+                    # was changed, and the play tries it again on its next pass, as a user told so would.
+                    busy = str(error).splitlines()[0]
+                    logger.warning(
+                        "case %r: %s's %s given up by the database, to be tried again: %s", key, actor, action, busy
+                    )
+                    return Waiting(
+                        key=key, subject=subject, day=day, actor=actor, action=action, arrived=True, busy=busy
+                    )
                 raise PlayError(
                     f"case {key!r} ({_short(subject)}): {actor}'s {action} (day {day}) failed on this node: "
                     f"{type(error).__name__}: {error}"
