@@ -42,7 +42,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
-def test_every_row_lock_is_no_key():
+def test_every_row_lock_is_no_key() -> None:
     locks = _row_locks()
     assert len(locks) >= 10, "the scan no longer finds the code's row locks"
     plain = [
@@ -53,7 +53,7 @@ def test_every_row_lock_is_no_key():
     assert not plain, f"select_for_update without no_key=True (a plain FOR UPDATE): {plain}"
 
 
-def test_a_lock_on_a_row_read_with_its_related_rows_names_its_own_table():
+def test_a_lock_on_a_row_read_with_its_related_rows_names_its_own_table() -> None:
     """`select_related` with `select_for_update` locks every joined row unless `of` says which: the case's lock took
     its bodies, parties and instrument with it."""
     joined = set()
