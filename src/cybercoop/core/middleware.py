@@ -62,7 +62,7 @@ class ContentionMiddleware:
         logger.warning(
             "%s %s: the database gave up on the transaction, answered 503: %s", request.method, request.path, exception
         )
-        # Rendered without the request, as the 500 page is: the session's connection is in a failed transaction.
+        # Rendered without the request, as the 500 page is: its context processors would query the database again.
         html = loader.render_to_string("core/error.html", {"title": contention.TITLE, "message": contention.MESSAGE})
         response = HttpResponse(html, status=503)
         response["Retry-After"] = str(contention.RETRY_AFTER_SECONDS)
