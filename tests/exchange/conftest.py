@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from cybercoop.exchange.federation import keys
 from tests.exchange.federation import Federation, setup_registry, write_keys
@@ -58,3 +59,13 @@ def kz(db, settings, node_keys, ru_peer):
             "ru": {"url": ru_peer.url, "jwks": ru_peer.jwks},
         }
     )
+
+
+@pytest.fixture
+def key_file(settings, tmp_path):
+    """The test's own attachments key, created on first use, and its own folders; messages in English (the tests of
+    encryption at rest and of its key's rotation)."""
+    settings.ATTACHMENTS_KEY_FILE = tmp_path / "keys" / "attachments.key"
+    settings.DATA_DIR = tmp_path / "data"
+    with translation.override("en"):
+        yield settings.ATTACHMENTS_KEY_FILE

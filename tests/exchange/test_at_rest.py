@@ -18,7 +18,6 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.utils import translation
 
 from cybercoop.accounts import services as accounts
 from cybercoop.assistance import services as assistance
@@ -37,13 +36,7 @@ PDF = b"%PDF-1.7\n% " + MARKER.encode() + b"\n%%EOF\n"
 OVERSIZED = b"%PDF-1.7\n" + bytes(rules.MAX_ATTACHMENT_BYTES - 8)  # one byte over 25 MB
 
 
-@pytest.fixture(autouse=True)
-def key_file(settings, tmp_path):
-    """Each test's own attachments key, created on first use, and its own folders; messages in English."""
-    settings.ATTACHMENTS_KEY_FILE = tmp_path / "keys" / "attachments.key"
-    settings.DATA_DIR = tmp_path / "data"
-    with translation.override("en"):
-        yield settings.ATTACHMENTS_KEY_FILE
+pytestmark = pytest.mark.usefixtures("key_file")  # its own attachments key (conftest)
 
 
 def _upload(name: str, data: bytes) -> SimpleUploadedFile:
@@ -179,7 +172,7 @@ def test_a_wrapped_key_copied_onto_another_row_does_not_open_it(db, clock):
     second.wrapped_key = first.wrapped_key
     with pytest.raises(at_rest.AttachmentUnreadable) as error:
         at_rest.open(second)
-    assert error.value.reason == "its wrapped data key does not open with this node's key"
+    assert error.value.reason == f"its wrapped data key does not open with the key {second.key_id}"
     # The same bytes under another row's name: its own file, but not its own SHA-256.
     second.file.name, second.wrapped_key = first.file.name, first.wrapped_key
     with pytest.raises(at_rest.AttachmentUnreadable):
@@ -202,7 +195,7 @@ def test_a_wrong_or_missing_node_key_fails_cleanly_and_is_never_replaced_by_read
     with pytest.raises(at_rest.AttachmentUnreadable) as wrong:
         at_rest.open(attachment)
     assert expected in str(wrong.value.message)
-    assert wrong.value.reason.startswith(f"stored under key {attachment.key_id}, this node's key is ")
+    assert wrong.value.reason.startswith(f"stored under key {attachment.key_id}; this node holds: ")
 
     other.write_text("not a key\n")
     with pytest.raises(at_rest.AttachmentUnreadable) as broken:

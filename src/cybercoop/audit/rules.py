@@ -60,6 +60,9 @@ class AuditAction(StrEnum):
     DELIVERY_REJECTED = "exchange:delivery:rejected"
     DELIVERY_RETRY_REQUESTED = "exchange:delivery:retry_requested"
     ATTACHMENT_ORPHANS_REMOVED = "exchange:attachment:orphans_removed"
+    ATTACHMENTS_KEY_ROTATED = "exchange:attachments_key:rotated"
+    ATTACHMENTS_REWRAPPED = "exchange:attachments_key:rewrapped"
+    ATTACHMENTS_KEYS_RETIRED = "exchange:attachments_key:retired"
     SIGNING_AUTHORITY_CREATED = "documents:authority:created"
     SIGNING_AUTHORITY_REGISTERED = "documents:authority:registered"
     SIGNER_CERTIFICATE_ISSUED = "documents:signer_certificate:issued"
@@ -117,6 +120,9 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.DELIVERY_REJECTED: _("Message rejected by the receiving node"),
     AuditAction.DELIVERY_RETRY_REQUESTED: _("Delivery to another node retried now"),
     AuditAction.ATTACHMENT_ORPHANS_REMOVED: _("Encrypted files of attachments never stored removed"),
+    AuditAction.ATTACHMENTS_KEY_ROTATED: _("Attachments key replaced by a new one"),
+    AuditAction.ATTACHMENTS_REWRAPPED: _("Attachments' data keys re-wrapped under the current attachments key"),
+    AuditAction.ATTACHMENTS_KEYS_RETIRED: _("Previous attachments keys retired"),
     AuditAction.SIGNING_AUTHORITY_CREATED: _("Certificate authority for signers created"),
     AuditAction.SIGNING_AUTHORITY_REGISTERED: _("Certificate authority of a Party registered"),
     AuditAction.SIGNER_CERTIFICATE_ISSUED: _("Signer's certificate issued"),

@@ -2,8 +2,9 @@
 
 Every file gets a fresh 256-bit data key and is stored encrypted with it (AES-256-GCM); the data key is kept in the
 attachment's row, itself encrypted ("wrapped") with the node's attachments key (AES-256-GCM, `settings.
-ATTACHMENTS_KEY_FILE`, created on first use, mode 0600), next to that key's id: the node key can be replaced later by
-re-wrapping the data keys of the rows under the old id, without touching a file. The row's SHA-256 is the
+ATTACHMENTS_KEY_FILE`, created on first use, mode 0600), next to that key's id. The node key is replaced by
+`rotate_key`: the old one is kept among the previous keys (`keyring`), which still open what they wrapped, until the
+rows under it are re-wrapped (`rewrap`, no file touched) and it is retired (`retire_keys`). The row's SHA-256 is the
 plaintext's and is checked again on every read, so a file changed on disk is refused, never given out.
 
 A row without a key id was stored before encryption at rest: its file is read as it is (SHA-256 checked the same).
@@ -13,11 +14,16 @@ document); every writer through `store_file` (`services.store_attachment`, `fede
 
 from __future__ import annotations
 
+import base64
+import builtins
+import fcntl
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -30,7 +36,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.core.errors import DomainError
-from cybercoop.core.files import key_from_file
+from cybercoop.core.files import key_from_file, sync_folder, write_atomically
 
 if TYPE_CHECKING:
     from cybercoop.exchange.models import Attachment
@@ -84,6 +90,113 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"cybercoop attachments key id\x00" + key).hexdigest()[:KEY_ID_CHARS]
 
 
+def previous_keys_folder() -> Path:
+    """Where the node's previous attachments keys are kept after a rotation, each as `<key id>.key` (0600), beside
+    the key file: `attachments.key.previous/`."""
+    path = key_file()
+    return path.with_name(path.name + ".previous")
+
+
+def current_key_id() -> str | None:
+    """The id of the node's attachments key, None if it has none yet (nothing was ever sealed)."""
+    try:
+        return key_id(_node_key(create=False))
+    except ImproperlyConfigured:
+        return None
+
+
+def keyring() -> dict[str, bytes]:
+    """Every key this node opens attachments with, by id: the current one first, then the previous ones not yet
+    retired. A previous key's file that does not hold the key its name says is left out (and logged)."""
+    found: dict[str, bytes] = {}
+    try:
+        current = _node_key(create=False)
+    except ImproperlyConfigured:
+        pass
+    else:
+        found[key_id(current)] = current
+    folder = previous_keys_folder()
+    for path in sorted(folder.glob("*.key")) if folder.is_dir() else []:
+        try:
+            key = key_from_file(path, create=False, name="previous attachments key")
+        except ImproperlyConfigured as error:
+            logger.error("previous attachments key left out: %s", error)
+            continue
+        if key_id(key) != path.stem:
+            logger.error("previous attachments key left out: %s holds the key %s", path, key_id(key))
+            continue
+        found.setdefault(path.stem, key)
+    return found
+
+
+# A previous key is retired no sooner than this after the rotation that made it previous: a transaction that sealed
+# a file with it just before the rotation has long committed by then (or rolled back), and was re-wrapped.
+RETIRE_GRACE_SECONDS = 3600
+
+
+@contextmanager
+def _rotation_lock() -> Iterator[None]:
+    """One rotation or retirement at a time, across every process of the node (an exclusive lock on a file)."""
+    path = key_file()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with builtins.open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _key_text(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode("ascii") + "\n"
+
+
+def rotate_key() -> tuple[str | None, str]:
+    """Replace the node's attachments key by a new one, keeping the old one among the previous keys, where it still
+    opens what it wrapped until it is retired; (the old id, None when there was no key yet; the new id). Refuses a
+    key file that does not hold a key (ImproperlyConfigured): what that key wrapped would be lost."""
+    with _rotation_lock():
+        try:
+            old: bytes | None = _node_key(create=False)
+        except ImproperlyConfigured:
+            if key_file().exists():
+                raise
+            old = None
+        if old is not None:  # kept first: a crash between the two writes loses nothing
+            write_atomically(previous_keys_folder() / f"{key_id(old)}.key", _key_text(old), mode=0o600)
+        new = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        write_atomically(key_file(), _key_text(new), mode=0o600)
+    logger.warning("attachments key rotated: %s -> %s", key_id(old) if old else None, key_id(new))
+    return (key_id(old) if old is not None else None), key_id(new)
+
+
+def previous_keys() -> dict[str, float]:
+    """The previous keys' ids, each with when it stopped being the current key (its file's time)."""
+    folder = previous_keys_folder()
+    if not folder.is_dir():
+        return {}
+    return {path.stem: path.stat().st_mtime for path in sorted(folder.glob("*.key"))}
+
+
+def retire_keys(*, in_use: set[str], grace_seconds: float = RETIRE_GRACE_SECONDS) -> tuple[list[str], dict[str, str]]:
+    """Delete the previous keys no attachment is under any more (`in_use`: the key ids the rows name) that stopped
+    being current more than `grace_seconds` ago; (the retired ids, the kept ones with why, in English)."""
+    retired: list[str] = []
+    kept: dict[str, str] = {}
+    with _rotation_lock():
+        for identifier, since in previous_keys().items():
+            if identifier in in_use:
+                kept[identifier] = "attachments are still under it: re-wrap them first"
+            elif time.time() - since < grace_seconds:
+                kept[identifier] = f"made previous less than {grace_seconds / 3600:g} hour(s) ago"
+            else:
+                (previous_keys_folder() / f"{identifier}.key").unlink(missing_ok=True)
+                retired.append(identifier)
+        if retired:
+            sync_folder(previous_keys_folder())
+    return retired, kept
+
+
 def _wrapping_context(identifier: str, sha256: str) -> bytes:
     # Binds a wrapped key to its node key and to its file's SHA-256: copied onto another row, it does not open.
     return b"cybercoop attachment data key\x00" + identifier.encode("ascii") + b"\x00" + sha256.encode("ascii")
@@ -105,9 +218,32 @@ def seal(data: bytes) -> Sealed:
     data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = FILE_PREFIX + nonce + AESGCM(data_key).encrypt(nonce, data, _file_context(sha256))
-    wrap_nonce = os.urandom(NONCE_BYTES)
-    wrapped = wrap_nonce + AESGCM(node_key).encrypt(wrap_nonce, data_key, _wrapping_context(identifier, sha256))
-    return Sealed(ciphertext=ciphertext, wrapped_key=wrapped, key_id=identifier)
+    return Sealed(ciphertext=ciphertext, wrapped_key=_wrap(data_key, node_key, identifier, sha256), key_id=identifier)
+
+
+def _wrap(data_key: bytes, node_key: bytes, identifier: str, sha256: str) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(node_key).encrypt(nonce, data_key, _wrapping_context(identifier, sha256))
+
+
+def _unwrap(attachment: Attachment, node_key: bytes) -> bytes:
+    wrapped = bytes(attachment.wrapped_key)
+    try:
+        return AESGCM(node_key).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrapping_context(attachment.key_id, attachment.sha256)
+        )
+    except (InvalidTag, ValueError):
+        raise _damaged(attachment, f"its wrapped data key does not open with the key {attachment.key_id}") from None
+
+
+def rewrapped(attachment: Attachment, *, keys: dict[str, bytes], to: str) -> tuple[bytes, str]:
+    """`attachment`'s data key wrapped again under the key `to` of `keys` (a `keyring()`), from the key it is under
+    now, which must be in `keys` too: its new `wrapped_key` and `key_id`. The file is not touched. Raises
+    AttachmentUnreadable when its key is not in `keys` or its wrapped key does not open."""
+    if attachment.key_id not in keys:
+        raise _wrong_key(attachment, f"stored under key {attachment.key_id}, which this node does not hold")
+    data_key = _unwrap(attachment, keys[attachment.key_id])
+    return _wrap(data_key, keys[to], to, attachment.sha256), to
 
 
 def store_file(attachment: Attachment, data: bytes) -> None:
@@ -140,20 +276,11 @@ def open(attachment: Attachment) -> bytes:  # read as `at_rest.open(attachment)`
 
 
 def _decrypt(attachment: Attachment, raw: bytes) -> bytes:
-    try:
-        node_key = _node_key(create=False)
-    except ImproperlyConfigured as error:
-        raise _wrong_key(attachment, str(error)) from None
-    identifier = key_id(node_key)
-    if attachment.key_id != identifier:
-        raise _wrong_key(attachment, f"stored under key {attachment.key_id}, this node's key is {identifier}")
-    wrapped = bytes(attachment.wrapped_key)
-    try:
-        data_key = AESGCM(node_key).decrypt(
-            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrapping_context(identifier, attachment.sha256)
-        )
-    except (InvalidTag, ValueError):
-        raise _damaged(attachment, "its wrapped data key does not open with this node's key") from None
+    keys = keyring()
+    if attachment.key_id not in keys:
+        held = ", ".join(keys) or "none"
+        raise _wrong_key(attachment, f"stored under key {attachment.key_id}; this node holds: {held}")
+    data_key = _unwrap(attachment, keys[attachment.key_id])
     head = len(FILE_PREFIX) + NONCE_BYTES
     if raw[: len(FILE_PREFIX)] != FILE_PREFIX or len(raw) < head:
         raise _damaged(attachment, "its file is not an encrypted attachment")
@@ -195,10 +322,9 @@ def seal_record(data: bytes, *, context: bytes, offset: int) -> bytes:
 def open_records(source: IO[bytes], *, context: bytes, offset: int = 0) -> Iterator[bytes]:
     """The plaintext of each record of `source` in turn, the first one's bytes starting at `offset` in the file;
     RecordUnreadable at the first that does not open (nothing of it is given)."""
-    try:
-        key = _node_key(create=False)
-    except ImproperlyConfigured as error:
-        raise RecordUnreadable(str(error)) from None
+    keys = list(keyring().values())  # the current key first; a record sealed before a rotation opens with the old one
+    if not keys:
+        raise RecordUnreadable(f"{key_file()}: the attachments key is missing")
     while header := source.read(_LENGTH_BYTES):
         length = int.from_bytes(header, "big")
         if len(header) < _LENGTH_BYTES or not NONCE_BYTES + _TAG_BYTES <= length <= MAX_RECORD_BYTES:
@@ -206,12 +332,20 @@ def open_records(source: IO[bytes], *, context: bytes, offset: int = 0) -> Itera
         body = source.read(length)
         if len(body) < length:
             raise RecordUnreadable(f"the record at offset {offset} is cut short")
-        try:
-            data = AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _record_context(context, offset))
-        except InvalidTag:
-            raise RecordUnreadable(f"the record at offset {offset} does not decrypt") from None
+        data = _open_record(body, keys, _record_context(context, offset))
+        if data is None:
+            raise RecordUnreadable(f"the record at offset {offset} does not decrypt")
         offset += len(data)
         yield data
+
+
+def _open_record(body: bytes, keys: list[bytes], context: bytes) -> bytes | None:
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context)
+        except InvalidTag:
+            continue
+    return None
 
 
 def records_size(source: IO[bytes]) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.audit import services as audit
@@ -96,6 +97,77 @@ def sweep_orphan_files(*, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[s
             action=AuditAction.ATTACHMENT_ORPHANS_REMOVED, data={"count": len(removed), "files": removed[:100]}
         )
     return removed
+
+
+# --- the attachments key: rotation (docs/security-at-rest.md, "Rotating the attachments key") ------------------------
+
+REWRAP_BATCH = 200  # rows re-wrapped per transaction: short locks, progress kept if it stops
+
+
+def rotate_attachments_key(*, actor: Any = None) -> dict[str, Any]:
+    """Replace the node's attachments key by a new one and re-wrap every attachment's data key under it; the old
+    key stays among the previous keys (it still opens what it wrapped) until `retire_attachment_keys`. Recorded in
+    the audit log (key ids only)."""
+    previous, current = at_rest.rotate_key()
+    audit.record(action=AuditAction.ATTACHMENTS_KEY_ROTATED, actor=actor, data={"from": previous, "to": current})
+    rewrapped, unreadable = rewrap_attachments(actor=actor)
+    return {"from": previous, "to": current, "rewrapped": rewrapped, "unreadable": unreadable}
+
+
+def rewrap_attachments(*, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple[int, list[str]]:
+    """Re-wrap under the current attachments key the data key of every attachment still under a previous one (after
+    a rotation, or one a process sealed with the old key while it rotated), in batches of `batch` rows, each its own
+    transaction; no file is touched. Returns how many, and the ids of those whose key this node does not hold or
+    whose wrapped key does not open (left as they are, and logged)."""
+    current = at_rest.current_key_id()
+    if current is None:
+        return 0, []
+    keys = at_rest.keyring()
+    done, unreadable = 0, []
+    after: Any = None
+    while True:
+        with transaction.atomic():
+            rows = Attachment.objects.select_for_update(no_key=True).exclude(key_id="").exclude(key_id=current)
+            if after is not None:
+                rows = rows.filter(pk__gt=after)
+            taken = list(rows.order_by("pk")[:batch])
+            for row in taken:
+                try:
+                    row.wrapped_key, row.key_id = at_rest.rewrapped(row, keys=keys, to=current)
+                except at_rest.AttachmentUnreadable:  # logged by at_rest, with the reason
+                    unreadable.append(str(row.pk))
+                    continue
+                row.save(update_fields=["wrapped_key", "key_id"])
+                done += 1
+        if len(taken) < batch:
+            break
+        after = taken[-1].pk
+    if done or unreadable:
+        audit.record(
+            action=AuditAction.ATTACHMENTS_REWRAPPED,
+            actor=actor,
+            data={"count": done, "to": current, "unreadable": len(unreadable), "ids": unreadable[:100]},
+        )
+    return done, unreadable
+
+
+def retire_attachment_keys(
+    *, actor: Any = None, grace_seconds: float = at_rest.RETIRE_GRACE_SECONDS
+) -> tuple[list[str], dict[str, str]]:
+    """Delete the previous attachments keys that no attachment is under any more, once an hour has passed since they
+    were replaced; (the retired ids, the kept ones with why). Recorded in the audit log when any is retired."""
+    in_use = set(Attachment.objects.exclude(key_id="").values_list("key_id", flat=True).distinct())
+    retired, kept = at_rest.retire_keys(in_use=in_use, grace_seconds=grace_seconds)
+    if retired:
+        audit.record(action=AuditAction.ATTACHMENTS_KEYS_RETIRED, actor=actor, data={"keys": retired})
+    return retired, kept
+
+
+def attachments_key_status() -> dict[str, Any]:
+    """The current attachments key's id, the previous ones (with when each was replaced), and how many attachments
+    are under each key id ("" for those stored before encryption at rest)."""
+    counts = dict(Attachment.objects.values_list("key_id").annotate(n=Count("pk")).order_by())
+    return {"current": at_rest.current_key_id(), "previous": at_rest.previous_keys(), "attachments": counts}
 
 
 def sweep_orphan_files_job() -> int:
