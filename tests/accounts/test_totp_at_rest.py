@@ -33,11 +33,7 @@ UNREADABLE = "The authenticator of this account cannot be read on this node"
 MIGRATION = "cybercoop.accounts.migrations.0004_sealedtotpdevice"
 
 
-@pytest.fixture(autouse=True)
-def secrets_key(settings, tmp_path):
-    """The node's secrets key in the test's own folder (not created yet)."""
-    settings.SECRETS_KEY_FILE = tmp_path / "keys" / "secrets.key"
-    return settings.SECRETS_KEY_FILE
+pytestmark = pytest.mark.usefixtures("secrets_key")  # the node's secrets key in the test's folder (conftest)
 
 
 def _stored_key(device) -> str:

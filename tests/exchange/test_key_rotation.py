@@ -1,4 +1,4 @@
-"""Rotating the node's attachments key (docs/security-at-rest.md, "Rotating the attachments key"): a new key, every
+"""Rotating the node's attachments key (docs/security-at-rest.md, "Rotating a node key"): a new key, every
 attachment's data key re-wrapped under it without touching its file, the old key kept (it still opens what it
 wrapped, received chunks included) until no attachment is under it and an hour has passed, then retired. Each step
 is recorded in the audit log with key ids only."""
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from cybercoop.audit.models import AuditEntry
 from cybercoop.exchange import at_rest, services
@@ -50,7 +50,7 @@ def test_rotating_rewraps_every_attachment_under_a_new_key_without_touching_a_fi
     rotated = services.rotate_attachments_key()
 
     new = at_rest.current_key_id()
-    assert rotated == {"from": old, "to": new, "rewrapped": 5, "unreadable": []}
+    assert rotated == (old, new, 5, [])
     assert new != old
     for attachment in stored:
         fresh = _fresh(attachment)
@@ -58,7 +58,7 @@ def test_rotating_rewraps_every_attachment_under_a_new_key_without_touching_a_fi
         assert bytes(fresh.wrapped_key) != bytes(attachment.wrapped_key)
         assert Path(fresh.file.path).read_bytes() == files[attachment.pk]  # the file as it was
         assert at_rest.open(fresh) == at_rest.open(attachment) == TEXT + bytes([stored.index(attachment)])
-    kept = at_rest.previous_keys_folder() / f"{old}.key"
+    kept = at_rest.KEY.previous_folder() / f"{old}.key"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert _actions() == ["exchange:attachments_key:rotated", "exchange:attachments_key:rewrapped"]
@@ -69,7 +69,7 @@ def test_rotating_rewraps_every_attachment_under_a_new_key_without_touching_a_fi
 
 def test_a_row_still_under_the_previous_key_opens_until_it_is_rewrapped(db):
     attachment = _stored()
-    old, new = at_rest.rotate_key()  # as if a process sealed it with the old key while the key was being replaced
+    old, new = at_rest.KEY.rotate()  # as if a process sealed it with the old key while the key was being replaced
     assert _fresh(attachment).key_id == old
     assert at_rest.open(_fresh(attachment)) == TEXT  # the previous key still opens it
 
@@ -82,14 +82,14 @@ def test_a_row_still_under_the_previous_key_opens_until_it_is_rewrapped(db):
 
 def test_rewrapping_in_batches_takes_every_row_once(db):
     stored = [_stored(TEXT + bytes([n])) for n in range(7)]
-    at_rest.rotate_key()
+    at_rest.KEY.rotate()
     assert services.rewrap_attachments(batch=3) == (7, [])
     assert {_fresh(a).key_id for a in stored} == {at_rest.current_key_id()}
 
 
 def test_a_row_that_does_not_open_is_left_as_it_is_and_named(db):
     good, bad = _stored(TEXT), _stored(TEXT + b"!")
-    old, _new = at_rest.rotate_key()
+    old, _new = at_rest.KEY.rotate()
     Attachment.objects.filter(pk=bad.pk).update(wrapped_key=bytes(good.wrapped_key))  # another row's wrapped key
 
     count, unreadable = services.rewrap_attachments()
@@ -104,15 +104,15 @@ def test_a_row_that_does_not_open_is_left_as_it_is_and_named(db):
 
 def test_a_previous_key_is_retired_only_once_no_row_is_under_it_and_an_hour_has_passed(db):
     attachment = _stored()
-    old, new = at_rest.rotate_key()
-    kept_file = at_rest.previous_keys_folder() / f"{old}.key"
+    old, new = at_rest.KEY.rotate()
+    kept_file = at_rest.KEY.previous_folder() / f"{old}.key"
 
     retired, kept = services.retire_attachment_keys(grace_seconds=0)
-    assert (retired, kept) == ([], {old: "attachments are still under it: re-wrap them first"})
+    assert (retired, kept) == ([], {old: "1 of the attachments still under it: re-wrap them first"})
     services.rewrap_attachments()
     retired, kept = services.retire_attachment_keys()  # replaced a moment ago
     assert retired == []
-    assert "less than 1 hour(s) ago" in kept[old]
+    assert kept[old] == "replaced less than 1 hour(s) ago"
     assert kept_file.exists()
 
     retired, kept = services.retire_attachment_keys(grace_seconds=0)
@@ -125,8 +125,8 @@ def test_a_previous_key_is_retired_only_once_no_row_is_under_it_and_an_hour_has_
 
 def test_a_row_under_a_retired_key_is_a_clear_error(db):
     attachment = _stored()
-    old, _new = at_rest.rotate_key()
-    (at_rest.previous_keys_folder() / f"{old}.key").unlink()  # lost, not retired: the row was never re-wrapped
+    old, _new = at_rest.KEY.rotate()
+    (at_rest.KEY.previous_folder() / f"{old}.key").unlink()  # lost, not retired: the row was never re-wrapped
     with pytest.raises(at_rest.AttachmentUnreadable) as error:
         at_rest.open(_fresh(attachment))
     assert "it was stored under another attachments key than this node's" in str(error.value.message)
@@ -136,7 +136,7 @@ def test_a_row_under_a_retired_key_is_a_clear_error(db):
 def test_a_chunk_received_before_the_rotation_still_opens(db):
     context = b"kz/" + b"0" * 64
     record = at_rest.seal_record(b"the first chunk", context=context, offset=0)
-    at_rest.rotate_key()
+    at_rest.KEY.rotate()
     record += at_rest.seal_record(b", the second", context=context, offset=len(b"the first chunk"))
     assert b"".join(at_rest.open_records(io.BytesIO(record), context=context)) == b"the first chunk, the second"
 
@@ -147,45 +147,52 @@ def test_a_damaged_key_file_is_not_rotated_away(db, key_file):
     with pytest.raises(ImproperlyConfigured):
         services.rotate_attachments_key()
     assert key_file.read_text() == "not a key\n"
-    assert not at_rest.previous_keys_folder().exists()
+    assert not at_rest.KEY.previous_folder().exists()
     assert _fresh(attachment).key_id == attachment.key_id
     assert _actions() == []
 
 
 def test_a_previous_key_file_that_does_not_hold_its_key_is_left_out(db):
     _stored()
-    old, new = at_rest.rotate_key()
-    (at_rest.previous_keys_folder() / f"{old}.key").write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+    old, new = at_rest.KEY.rotate()
+    (at_rest.KEY.previous_folder() / f"{old}.key").write_text(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
     assert at_rest.keyring().keys() == {new}
 
 
-def test_the_node_command_rotates_and_says_where_each_key_stands(db, capsys):
+def test_the_keys_command_rotates_and_says_where_each_key_stands(db, capsys):
     _stored(TEXT)
     _stored(TEXT + b"!")
     old = at_rest.current_key_id()
 
-    call_command("node", "attachments-key", "rotate")
+    call_command("keys", "attachments", "rotate")
     new = at_rest.current_key_id()
     out = capsys.readouterr().out
     assert f"attachments key {old} replaced by {new}" in out
-    assert "2 attachment(s) re-wrapped under the current key" in out
-    assert f"current  {new}  2 attachment(s)" in out
-    assert f"previous {old}  0 attachment(s), replaced " in out
+    assert "re-wrapped under the current key: 2 attachments" in out
+    assert f"  current  {new}  attachments: 2" in out
+    assert f"  previous {old}  attachments: 0, replaced " in out
 
-    call_command("node", "attachments-key", "retire")
-    assert f"kept {old}: made previous less than 1 hour(s) ago" in capsys.readouterr().out
-    call_command("node", "attachments-key")
-    assert f"current  {new}  2 attachment(s)" in capsys.readouterr().out
+    call_command("keys", "attachments", "retire")
+    assert f"kept {old}: replaced less than 1 hour(s) ago" in capsys.readouterr().out
+    call_command("keys")  # every key
+    out = capsys.readouterr().out
+    assert f"  current  {new}  attachments: 2" in out
+    assert "secrets: " in out
 
 
-def test_the_node_command_fails_when_a_row_cannot_be_rewrapped(db, capsys):
+def test_the_keys_command_fails_when_a_row_cannot_be_rewrapped(db, capsys):
     good, bad = _stored(TEXT), _stored(TEXT + b"!")
-    at_rest.rotate_key()
+    at_rest.KEY.rotate()
     Attachment.objects.filter(pk=bad.pk).update(wrapped_key=bytes(good.wrapped_key))
     with pytest.raises(SystemExit) as exit_status:
-        call_command("node", "attachments-key", "rewrap")
+        call_command("keys", "attachments", "rewrap")
     assert exit_status.value.code == 1
     captured = capsys.readouterr()
-    assert "1 attachment(s) re-wrapped under the current key" in captured.out
-    assert "1 attachment(s) not re-wrapped" in captured.err
+    assert "re-wrapped under the current key: 1 attachments" in captured.out
+    assert "not re-wrapped" in captured.err
     assert str(bad.pk) in captured.err
+
+
+def test_the_keys_command_names_the_keys_it_knows(db):
+    with pytest.raises(CommandError, match="no key 'documents': the keys are attachments, secrets"):
+        call_command("keys", "documents")

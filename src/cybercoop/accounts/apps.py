@@ -8,3 +8,10 @@ class AccountsConfig(AppConfig):
     name = "cybercoop.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from cybercoop.accounts import services
+        from cybercoop.core import keyring
+
+        # `cybercoop keys secrets rotate|rewrap|retire` (docs/security-at-rest.md).
+        keyring.register("secrets", services.SECRETS_ROTATION)

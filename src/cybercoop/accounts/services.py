@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import string
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
@@ -19,12 +21,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_otp.oath import TOTP
 
-from cybercoop.accounts import rules, selectors, tasks
+from cybercoop.accounts import rules, selectors, tasks, totp_secrets
 from cybercoop.accounts.models import ApiToken, Notification, SealedTOTPDevice, User
 from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
-from cybercoop.core import clock
+from cybercoop.core import clock, sealed_secrets
 from cybercoop.core.errors import DomainError, InvalidInput
+from cybercoop.core.keyring import RETIRE_GRACE_SECONDS, Rotation, reseal_rows
+
+logger = logging.getLogger(__name__)
 
 
 def supported_languages() -> list[str]:
@@ -336,6 +341,74 @@ def revoke_api_token(*, token: ApiToken, actor: User) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit.record(action=AuditAction.API_TOKEN_REVOKED, actor=actor, target=token)
     return token
+
+
+# --- the secrets key: rotation (`cybercoop keys secrets …`, docs/security-at-rest.md) -------------------------------
+
+
+def rotate_secrets_key(*, actor: Any = None) -> tuple[str | None, str, int, list[str]]:
+    """Replace the node's secrets key by a new one and seal every TOTP secret again under it; the old key stays among
+    the previous keys (it still opens what it sealed) until it is retired. Recorded in the audit log (key ids only).
+    Returns the old id, the new id, and `rewrap_secrets`'s answer."""
+    previous, current = sealed_secrets.KEY.rotate()
+    audit.record(action=AuditAction.SECRETS_KEY_ROTATED, actor=actor, data={"from": previous, "to": current})
+    return previous, current, *rewrap_secrets(actor=actor)
+
+
+def rewrap_secrets(*, actor: Any = None) -> tuple[int, list[str]]:
+    """Seal again under the current secrets key every TOTP secret still under a previous one, each device locked while
+    it is done (a sign-in with it waits a moment). Returns how many, and the ids of the devices whose secret does not
+    open (left as they are; such a device accepts no code, as before)."""
+    current = sealed_secrets.KEY.current_id()
+    if current is None:
+        return 0, []
+    keys = sealed_secrets.KEY.keyring()
+
+    def reseal(device: SealedTOTPDevice) -> None:
+        device.key = totp_secrets.reseal_key(device.key, user_id=device.user_id, keys=keys, to=current)
+        device.save(update_fields=["key"])
+
+    done, unreadable = reseal_rows(
+        SealedTOTPDevice.objects.filter(key__startswith="s1:").exclude(key__startswith=f"s1:{current}:"),
+        reseal,
+        unreadable=totp_secrets.SecretUnreadable,
+    )
+    for device_id in unreadable:
+        logger.error("the TOTP device %s was not sealed again: its secret does not open here", device_id)
+    if done or unreadable:
+        audit.record(
+            action=AuditAction.SECRETS_REWRAPPED,
+            actor=actor,
+            data={"count": done, "to": current, "unreadable": len(unreadable), "ids": unreadable[:100]},
+        )
+    return done, unreadable
+
+
+def secrets_by_key() -> dict[str, int]:
+    """How many TOTP secrets each secrets key id holds ("" for any not sealed)."""
+    return dict(
+        Counter(sealed_secrets.key_id_of(key) for key in SealedTOTPDevice.objects.values_list("key", flat=True))
+    )
+
+
+def retire_secrets_keys(
+    *, actor: Any = None, grace_seconds: float = RETIRE_GRACE_SECONDS
+) -> tuple[list[str], dict[str, str]]:
+    """Delete the previous secrets keys that no TOTP secret is under any more, once an hour has passed since they were
+    replaced; (the retired ids, the kept ones with why). Recorded in the audit log when any is retired."""
+    retired, kept = sealed_secrets.KEY.retire(in_use=secrets_by_key(), grace_seconds=grace_seconds)
+    if retired:
+        audit.record(action=AuditAction.SECRETS_KEYS_RETIRED, actor=actor, data={"keys": retired})
+    return retired, kept
+
+
+SECRETS_ROTATION = Rotation(
+    key=sealed_secrets.KEY,
+    rotate=rotate_secrets_key,
+    rewrap=rewrap_secrets,
+    retire=retire_secrets_keys,
+    in_use=secrets_by_key,
+)
 
 
 # --- notifications ----------------------------------------------------------------------------------

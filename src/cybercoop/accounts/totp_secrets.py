@@ -10,7 +10,15 @@ from __future__ import annotations
 from cybercoop.core import sealed_secrets
 from cybercoop.core.sealed_secrets import SecretUnreadable, is_sealed
 
-__all__ = ["KEY_COLUMN_CHARS", "MAX_SECRET_BYTES", "SecretUnreadable", "is_sealed", "open_key", "seal_key"]
+__all__ = [
+    "KEY_COLUMN_CHARS",
+    "MAX_SECRET_BYTES",
+    "SecretUnreadable",
+    "is_sealed",
+    "open_key",
+    "reseal_key",
+    "seal_key",
+]
 
 KEY_COLUMN_CHARS = 80  # otp_totp.TOTPDevice.key's max_length
 # The longest secret whose sealed value fits the column; django-otp's default (and ours) is 20 bytes (RFC 4226's
@@ -40,3 +48,11 @@ def open_key(value: str, *, user_id: int | None) -> bytes:
     if user_id is None:
         raise SecretUnreadable("the device has no user")
     return sealed_secrets.unseal(value, context=_context(user_id))
+
+
+def reseal_key(value: str, *, user_id: int | None, keys: dict[str, bytes], to: str) -> str:
+    """The `key` column's value sealed again under the secrets key `to` of `keys` (a rotation: `sealed_secrets.KEY`);
+    SecretUnreadable if it does not open with the key it is under."""
+    if user_id is None:
+        raise SecretUnreadable("the device has no user")
+    return sealed_secrets.reseal(value, context=_context(user_id), keys=keys, to=to)

@@ -69,6 +69,9 @@ class AuditAction(StrEnum):
     SIGNER_CERTIFICATE_IMPORTED = "documents:signer_certificate:imported"
     SECOND_FACTOR_ENROLLED = "documents:second_factor:enrolled"
     SECOND_FACTOR_RESET = "accounts:second_factor:reset"
+    SECRETS_KEY_ROTATED = "accounts:secrets_key:rotated"
+    SECRETS_REWRAPPED = "accounts:secrets_key:rewrapped"
+    SECRETS_KEYS_RETIRED = "accounts:secrets_key:retired"
     DOCUMENT_SIGNED = "documents:document:signed"
     CASE_DRAFTED = "assistance:case:drafted"
     CASE_DRAFT_EDITED = "assistance:case:draft_edited"
@@ -129,6 +132,9 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.SIGNER_CERTIFICATE_IMPORTED: _("Signer's certificate imported"),
     AuditAction.SECOND_FACTOR_ENROLLED: _("Second factor (TOTP) enrolled"),
     AuditAction.SECOND_FACTOR_RESET: _("Second factor (TOTP) reset by the node's administrator"),
+    AuditAction.SECRETS_KEY_ROTATED: _("Secrets key replaced by a new one"),
+    AuditAction.SECRETS_REWRAPPED: _("Second-factor secrets sealed again under the current secrets key"),
+    AuditAction.SECRETS_KEYS_RETIRED: _("Previous secrets keys retired"),
     AuditAction.DOCUMENT_SIGNED: _("Document signed"),
     AuditAction.CASE_DRAFTED: _("Request drafted"),
     AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),

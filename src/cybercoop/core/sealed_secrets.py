@@ -8,6 +8,8 @@ associated data, with the format and the key id: a value copied onto another row
 
 The key (`settings.SECRETS_KEY_FILE`, CYBERCOOP_SECRETS_KEY): 256 random bits in base64, written atomically with mode
 0600 the first time a secret is sealed; opening never creates it, since a new key opens nothing sealed under the old.
+A rotation (`KEY`, `core.keyring`) keeps the old key among the previous ones, which open what they sealed until the
+values are sealed again under the new key (`reseal`) and the old key is retired.
 The cryptography is the `cryptography` package's AESGCM; nothing here is hand-written but the framing.
 """
 
@@ -22,9 +24,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-from cybercoop.core.files import key_from_file
+from cybercoop.core.keyring import NodeKey
 
 FORMAT = "s1"
 KEY_BYTES = 32
@@ -46,12 +47,23 @@ def key_file() -> Path:
 
 def node_key(*, create: bool) -> bytes:
     """The node's 256-bit secrets key; created (0600, atomically) when missing if `create`."""
-    return key_from_file(key_file(), create=create, name="secrets key")
+    return KEY.current(create=create)
 
 
 def key_id(key: bytes) -> str:
     """The id a secrets key is known by in the values it seals (a hash that reveals nothing of the key)."""
     return hashlib.sha256(b"cybercoop secrets key id\x00" + key).hexdigest()[:KEY_ID_CHARS]
+
+
+# The node key as a rotatable key (`core.keyring`): `cybercoop keys secrets rotate|rewrap|retire`. A value sealed under
+# a previous key opens until that key is retired.
+KEY = NodeKey(name="secrets key", path=key_file, identify=key_id, holds="second-factor secrets")
+
+
+def key_id_of(value: str) -> str:
+    """The id of the key `value` is sealed under; "" for a value that is not sealed."""
+    parts = str(value).split(_SEPARATOR)
+    return parts[1] if len(parts) == 3 and parts[0] == FORMAT else ""
 
 
 def sealed_length(secret_bytes: int) -> int:
@@ -72,7 +84,10 @@ def _associated_data(identifier: str, context: bytes) -> bytes:
 
 def seal(secret: bytes, *, context: bytes) -> str:
     """`secret` sealed under the node's secrets key (created the first time it is needed), bound to `context`."""
-    key = node_key(create=True)
+    return _seal(secret, context=context, key=node_key(create=True))
+
+
+def _seal(secret: bytes, *, context: bytes, key: bytes) -> str:
     identifier = key_id(key)
     nonce = os.urandom(NONCE_BYTES)
     sealed = nonce + AESGCM(key).encrypt(nonce, secret, _associated_data(identifier, context))
@@ -86,12 +101,24 @@ def unseal(value: str, *, context: bytes) -> bytes:
     if len(parts) != 3 or parts[0] != FORMAT:
         raise SecretUnreadable("the value is not sealed")
     _format, identifier, text = parts
-    try:
-        key = node_key(create=False)
-    except ImproperlyConfigured as error:
-        raise SecretUnreadable(str(error)) from None
-    if identifier != key_id(key):
-        raise SecretUnreadable(f"sealed under key {identifier[:KEY_ID_CHARS]}, this node's key is {key_id(key)}")
+    return _unseal(identifier, text, context=context, keys=KEY.keyring())
+
+
+def reseal(value: str, *, context: bytes, keys: dict[str, bytes], to: str) -> str:
+    """`value` sealed again under the key `to` of `keys` (a `KEY.keyring()`), from the one it is under now, which must
+    be in `keys` too; SecretUnreadable if it is not, or if the value does not open."""
+    parts = str(value).split(_SEPARATOR)
+    if len(parts) != 3 or parts[0] != FORMAT:
+        raise SecretUnreadable("the value is not sealed")
+    secret = _unseal(parts[1], parts[2], context=context, keys=keys)
+    return _seal(secret, context=context, key=keys[to])
+
+
+def _unseal(identifier: str, text: str, *, context: bytes, keys: dict[str, bytes]) -> bytes:
+    key = keys.get(identifier)
+    if key is None:
+        held = ", ".join(keys) or "none"
+        raise SecretUnreadable(f"sealed under key {identifier[:KEY_ID_CHARS]}; this node holds: {held}")
     try:
         sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, binascii.Error):

@@ -10,7 +10,7 @@ class ExchangeConfig(AppConfig):
     verbose_name = _("Exchange")
 
     def ready(self) -> None:
-        from cybercoop.core import periodic
+        from cybercoop.core import keyring, periodic
         from cybercoop.exchange import registry_messages, services
         from cybercoop.exchange.federation import attachments, directory, outbox
 
@@ -20,6 +20,8 @@ class ExchangeConfig(AppConfig):
         periodic.register("exchange.sweep_received_attachments")(attachments.sweep)
         # Sealed files whose store rolled back (no attachment names them) are removed after an hour.
         periodic.register("exchange.sweep_orphan_files")(services.sweep_orphan_files_job)
+        # `cybercoop keys attachments rotate|rewrap|retire` (docs/security-at-rest.md).
+        keyring.register("attachments", services.ROTATION)
         directory.install()
         # A Party's designation notices and acknowledgements go to the Secretariat's node (P4.2, P4.3).
         registry_messages.install()

@@ -3,9 +3,9 @@
 Every file gets a fresh 256-bit data key and is stored encrypted with it (AES-256-GCM); the data key is kept in the
 attachment's row, itself encrypted ("wrapped") with the node's attachments key (AES-256-GCM, `settings.
 ATTACHMENTS_KEY_FILE`, created on first use, mode 0600), next to that key's id. The node key is replaced by
-`rotate_key`: the old one is kept among the previous keys (`keyring`), which still open what they wrapped, until the
-rows under it are re-wrapped (`rewrap`, no file touched) and it is retired (`retire_keys`). The row's SHA-256 is the
-plaintext's and is checked again on every read, so a file changed on disk is refused, never given out.
+rotation (`KEY`, `core.keyring`): the old one is kept among the previous keys (`keyring`), which still open what
+they wrapped, until the rows under it are re-wrapped (`rewrapped`, no file touched) and it is retired. The row's
+SHA-256 is the plaintext's and is checked again on every read, so a file changed on disk is refused, never given out.
 
 A row without a key id was stored before encryption at rest: its file is read as it is (SHA-256 checked the same).
 Every reader of an attachment's file goes through `open` (downloads, the federation's uploads, the check of a signed
@@ -14,29 +14,23 @@ document); every writer through `store_file` (`services.store_attachment`, `fede
 
 from __future__ import annotations
 
-import base64
-import builtins
-import fcntl
 import hashlib
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from cybercoop.core.errors import DomainError
-from cybercoop.core.files import key_from_file, sync_folder, write_atomically
+from cybercoop.core.keyring import NodeKey
 
 if TYPE_CHECKING:
     from cybercoop.exchange.models import Attachment
@@ -82,7 +76,7 @@ def key_file() -> Path:
 def _node_key(*, create: bool) -> bytes:
     """The node's 256-bit attachments key; created (0600, atomically) when missing if `create`. Reading never
     creates one: a new key opens none of the files stored under the old one."""
-    return key_from_file(key_file(), create=create, name="attachments key")
+    return KEY.current(create=create)
 
 
 def key_id(key: bytes) -> str:
@@ -90,111 +84,19 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"cybercoop attachments key id\x00" + key).hexdigest()[:KEY_ID_CHARS]
 
 
-def previous_keys_folder() -> Path:
-    """Where the node's previous attachments keys are kept after a rotation, each as `<key id>.key` (0600), beside
-    the key file: `attachments.key.previous/`."""
-    path = key_file()
-    return path.with_name(path.name + ".previous")
+# The node key as a rotatable key (`core.keyring`): `cybercoop keys attachments rotate|rewrap|retire`.
+KEY = NodeKey(name="attachments key", path=key_file, identify=key_id, holds="attachments")
 
 
 def current_key_id() -> str | None:
     """The id of the node's attachments key, None if it has none yet (nothing was ever sealed)."""
-    try:
-        return key_id(_node_key(create=False))
-    except ImproperlyConfigured:
-        return None
+    return KEY.current_id()
 
 
 def keyring() -> dict[str, bytes]:
-    """Every key this node opens attachments with, by id: the current one first, then the previous ones not yet
-    retired. A previous key's file that does not hold the key its name says is left out (and logged)."""
-    found: dict[str, bytes] = {}
-    try:
-        current = _node_key(create=False)
-    except ImproperlyConfigured:
-        pass
-    else:
-        found[key_id(current)] = current
-    folder = previous_keys_folder()
-    for path in sorted(folder.glob("*.key")) if folder.is_dir() else []:
-        try:
-            key = key_from_file(path, create=False, name="previous attachments key")
-        except ImproperlyConfigured as error:
-            logger.error("previous attachments key left out: %s", error)
-            continue
-        if key_id(key) != path.stem:
-            logger.error("previous attachments key left out: %s holds the key %s", path, key_id(key))
-            continue
-        found.setdefault(path.stem, key)
-    return found
-
-
-# A previous key is retired no sooner than this after the rotation that made it previous: a transaction that sealed
-# a file with it just before the rotation has long committed by then (or rolled back), and was re-wrapped.
-RETIRE_GRACE_SECONDS = 3600
-
-
-@contextmanager
-def _rotation_lock() -> Iterator[None]:
-    """One rotation or retirement at a time, across every process of the node (an exclusive lock on a file)."""
-    path = key_file()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with builtins.open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _key_text(key: bytes) -> str:
-    return base64.urlsafe_b64encode(key).decode("ascii") + "\n"
-
-
-def rotate_key() -> tuple[str | None, str]:
-    """Replace the node's attachments key by a new one, keeping the old one among the previous keys, where it still
-    opens what it wrapped until it is retired; (the old id, None when there was no key yet; the new id). Refuses a
-    key file that does not hold a key (ImproperlyConfigured): what that key wrapped would be lost."""
-    with _rotation_lock():
-        try:
-            old: bytes | None = _node_key(create=False)
-        except ImproperlyConfigured:
-            if key_file().exists():
-                raise
-            old = None
-        if old is not None:  # kept first: a crash between the two writes loses nothing
-            write_atomically(previous_keys_folder() / f"{key_id(old)}.key", _key_text(old), mode=0o600)
-        new = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-        write_atomically(key_file(), _key_text(new), mode=0o600)
-    logger.warning("attachments key rotated: %s -> %s", key_id(old) if old else None, key_id(new))
-    return (key_id(old) if old is not None else None), key_id(new)
-
-
-def previous_keys() -> dict[str, float]:
-    """The previous keys' ids, each with when it stopped being the current key (its file's time)."""
-    folder = previous_keys_folder()
-    if not folder.is_dir():
-        return {}
-    return {path.stem: path.stat().st_mtime for path in sorted(folder.glob("*.key"))}
-
-
-def retire_keys(*, in_use: set[str], grace_seconds: float = RETIRE_GRACE_SECONDS) -> tuple[list[str], dict[str, str]]:
-    """Delete the previous keys no attachment is under any more (`in_use`: the key ids the rows name) that stopped
-    being current more than `grace_seconds` ago; (the retired ids, the kept ones with why, in English)."""
-    retired: list[str] = []
-    kept: dict[str, str] = {}
-    with _rotation_lock():
-        for identifier, since in previous_keys().items():
-            if identifier in in_use:
-                kept[identifier] = "attachments are still under it: re-wrap them first"
-            elif time.time() - since < grace_seconds:
-                kept[identifier] = f"made previous less than {grace_seconds / 3600:g} hour(s) ago"
-            else:
-                (previous_keys_folder() / f"{identifier}.key").unlink(missing_ok=True)
-                retired.append(identifier)
-        if retired:
-            sync_folder(previous_keys_folder())
-    return retired, kept
+    """Every key this node opens attachments and received chunks with, by id: the current one first, then the
+    previous ones a rotation kept and that are not retired yet."""
+    return KEY.keyring()
 
 
 def _wrapping_context(identifier: str, sha256: str) -> bytes:

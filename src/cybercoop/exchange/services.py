@@ -21,6 +21,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
 from cybercoop.core.files import stored_before, stored_files
+from cybercoop.core.keyring import RETIRE_GRACE_SECONDS, REWRAP_BATCH, Rotation, reseal_rows
 from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import at_rest, dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
@@ -99,19 +100,16 @@ def sweep_orphan_files(*, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[s
     return removed
 
 
-# --- the attachments key: rotation (docs/security-at-rest.md, "Rotating the attachments key") ------------------------
-
-REWRAP_BATCH = 200  # rows re-wrapped per transaction: short locks, progress kept if it stops
+# --- the attachments key: rotation (`cybercoop keys attachments …`, docs/security-at-rest.md) ------------------------
 
 
-def rotate_attachments_key(*, actor: Any = None) -> dict[str, Any]:
+def rotate_attachments_key(*, actor: Any = None) -> tuple[str | None, str, int, list[str]]:
     """Replace the node's attachments key by a new one and re-wrap every attachment's data key under it; the old
-    key stays among the previous keys (it still opens what it wrapped) until `retire_attachment_keys`. Recorded in
-    the audit log (key ids only)."""
-    previous, current = at_rest.rotate_key()
+    key stays among the previous keys (it still opens what it wrapped) until it is retired. Recorded in the audit
+    log (key ids only). Returns the old id, the new id, and `rewrap_attachments`'s answer."""
+    previous, current = at_rest.KEY.rotate()
     audit.record(action=AuditAction.ATTACHMENTS_KEY_ROTATED, actor=actor, data={"from": previous, "to": current})
-    rewrapped, unreadable = rewrap_attachments(actor=actor)
-    return {"from": previous, "to": current, "rewrapped": rewrapped, "unreadable": unreadable}
+    return previous, current, *rewrap_attachments(actor=actor)
 
 
 def rewrap_attachments(*, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple[int, list[str]]:
@@ -123,25 +121,17 @@ def rewrap_attachments(*, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple
     if current is None:
         return 0, []
     keys = at_rest.keyring()
-    done, unreadable = 0, []
-    after: Any = None
-    while True:
-        with transaction.atomic():
-            rows = Attachment.objects.select_for_update(no_key=True).exclude(key_id="").exclude(key_id=current)
-            if after is not None:
-                rows = rows.filter(pk__gt=after)
-            taken = list(rows.order_by("pk")[:batch])
-            for row in taken:
-                try:
-                    row.wrapped_key, row.key_id = at_rest.rewrapped(row, keys=keys, to=current)
-                except at_rest.AttachmentUnreadable:  # logged by at_rest, with the reason
-                    unreadable.append(str(row.pk))
-                    continue
-                row.save(update_fields=["wrapped_key", "key_id"])
-                done += 1
-        if len(taken) < batch:
-            break
-        after = taken[-1].pk
+
+    def rewrap(row: Attachment) -> None:
+        row.wrapped_key, row.key_id = at_rest.rewrapped(row, keys=keys, to=current)  # AttachmentUnreadable: logged
+        row.save(update_fields=["wrapped_key", "key_id"])
+
+    done, unreadable = reseal_rows(
+        Attachment.objects.exclude(key_id="").exclude(key_id=current),
+        rewrap,
+        unreadable=at_rest.AttachmentUnreadable,
+        batch=batch,
+    )
     if done or unreadable:
         audit.record(
             action=AuditAction.ATTACHMENTS_REWRAPPED,
@@ -151,23 +141,29 @@ def rewrap_attachments(*, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple
     return done, unreadable
 
 
+def attachments_by_key() -> dict[str, int]:
+    """How many attachments each key id holds ("" for those stored before encryption at rest)."""
+    return dict(Attachment.objects.values_list("key_id").annotate(n=Count("pk")).order_by())
+
+
 def retire_attachment_keys(
-    *, actor: Any = None, grace_seconds: float = at_rest.RETIRE_GRACE_SECONDS
+    *, actor: Any = None, grace_seconds: float = RETIRE_GRACE_SECONDS
 ) -> tuple[list[str], dict[str, str]]:
     """Delete the previous attachments keys that no attachment is under any more, once an hour has passed since they
     were replaced; (the retired ids, the kept ones with why). Recorded in the audit log when any is retired."""
-    in_use = set(Attachment.objects.exclude(key_id="").values_list("key_id", flat=True).distinct())
-    retired, kept = at_rest.retire_keys(in_use=in_use, grace_seconds=grace_seconds)
+    retired, kept = at_rest.KEY.retire(in_use=attachments_by_key(), grace_seconds=grace_seconds)
     if retired:
         audit.record(action=AuditAction.ATTACHMENTS_KEYS_RETIRED, actor=actor, data={"keys": retired})
     return retired, kept
 
 
-def attachments_key_status() -> dict[str, Any]:
-    """The current attachments key's id, the previous ones (with when each was replaced), and how many attachments
-    are under each key id ("" for those stored before encryption at rest)."""
-    counts = dict(Attachment.objects.values_list("key_id").annotate(n=Count("pk")).order_by())
-    return {"current": at_rest.current_key_id(), "previous": at_rest.previous_keys(), "attachments": counts}
+ROTATION = Rotation(
+    key=at_rest.KEY,
+    rotate=rotate_attachments_key,
+    rewrap=rewrap_attachments,
+    retire=retire_attachment_keys,
+    in_use=attachments_by_key,
+)
 
 
 def sweep_orphan_files_job() -> int:

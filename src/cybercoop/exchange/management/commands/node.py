@@ -6,8 +6,6 @@ node check PEER_CODE_OR_URL                         reachable, keys, clock and p
 node outbox                                         outgoing envelopes per state, and the failed and rejected ones
 node pin JWK_OR_FILE                                pin the Secretariat's directory key
 node refresh                                        fetch the directory now (CYBERCOOP_DIRECTORY_URL)
-node attachments-key [status|rotate|rewrap|retire]  the key attachments are encrypted under at rest: its id and
-                                                    the previous ones; replace it; re-wrap; retire unused ones
 On the Secretariat's node (as the system, from its operator's shell):
 node directory-key                                  create the directory key if needed; print its public half
 node register CODE --url URL --keys JWKS [--name N] register (or update) a node with its public keys
@@ -17,7 +15,6 @@ node publish                                        sign and publish the directo
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cybercoop.core.errors import InvalidInput
-from cybercoop.exchange import services as exchange_services
 from cybercoop.exchange.federation import client, directory, keys, node, outbox
 from cybercoop.registry import selectors as registry
 from cybercoop.registry import services as registry_services
@@ -54,18 +50,6 @@ class Command(BaseCommand):
         pin = sub.add_parser("pin", help="Pin the Secretariat's directory key (a JWK as JSON, or a file).")
         pin.add_argument("key", help="The public JWK, or a file holding it.")
         sub.add_parser("refresh", help="Fetch the directory from the Secretariat's node now.")
-        attachments_key = sub.add_parser(
-            "attachments-key", help="The attachments key: status, rotate, rewrap, retire (docs/security-at-rest.md)."
-        )
-        attachments_key.add_argument(
-            "step",
-            nargs="?",
-            default="status",
-            choices=["status", "rotate", "rewrap", "retire"],
-            help="status (default): the keys and how many attachments each holds; rotate: a new key, every "
-            "attachment re-wrapped under it; rewrap: those still under a previous key; retire: delete the previous "
-            "keys no attachment is under, an hour after they were replaced.",
-        )
         sub.add_parser("directory-key", help="Secretariat: create the directory key if needed; print its public JWK.")
         register = sub.add_parser("register", help="Secretariat: register or update a node and its public keys.")
         register.add_argument("code", help="The node's id (as its CYBERCOOP_NODE_ID).")
@@ -195,44 +179,6 @@ class Command(BaseCommand):
                 else f" (attempt {item.attempts}, next {item.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)"
             )
             self.stdout.write(f"{item.message_id}  {item.message.kind}  → {item.peer}{when}  {why}")
-
-    def _attachments_key(self, options: dict[str, Any]) -> None:
-        step = options["step"]
-        if step == "rotate":
-            rotated = exchange_services.rotate_attachments_key()
-            self.stdout.write(f"attachments key {rotated['from'] or '(none)'} replaced by {rotated['to']}")
-            self._rewrapped(rotated["rewrapped"], rotated["unreadable"])
-        elif step == "rewrap":
-            self._rewrapped(*exchange_services.rewrap_attachments())
-        elif step == "retire":
-            retired, kept = exchange_services.retire_attachment_keys()
-            for identifier in retired:
-                self.stdout.write(f"retired {identifier}")
-            for identifier, why in kept.items():
-                self.stdout.write(f"kept {identifier}: {why}")
-            if not retired and not kept:
-                self.stdout.write("no previous attachments key")
-        status = exchange_services.attachments_key_status()
-        counts = status["attachments"]
-        self.stdout.write(
-            f"current  {status['current'] or '(none yet)'}  {counts.get(status['current'], 0)} attachment(s)"
-        )
-        for identifier, since in status["previous"].items():
-            when = dt.datetime.fromtimestamp(since, dt.UTC)
-            self.stdout.write(
-                f"previous {identifier}  {counts.get(identifier, 0)} attachment(s), replaced {when:%Y-%m-%d %H:%M} UTC"
-            )
-        if counts.get(""):
-            self.stdout.write(f"stored before encryption at rest: {counts['']} attachment(s)")
-
-    def _rewrapped(self, count: int, unreadable: list[str]) -> None:
-        self.stdout.write(f"{count} attachment(s) re-wrapped under the current key")
-        if unreadable:
-            self.stderr.write(
-                f"{len(unreadable)} attachment(s) not re-wrapped: their key is not held here or does not open them "
-                f"(the log says why): {', '.join(unreadable[:20])}"
-            )
-            raise SystemExit(1)
 
 
 def _json_or_file(value: str) -> str:

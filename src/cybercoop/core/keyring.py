@@ -1,0 +1,208 @@
+"""A node's symmetric key kept in a file, and its rotation (docs/security-at-rest.md, "Rotating a node key").
+
+`NodeKey` is one such key: the current key in its file (256 random bits in base64, mode 0600, created on first use
+by the domain that seals with it), and the previous keys a rotation kept beside it, in `<key file>.previous/<key
+id>.key`, which still open what they sealed until they are retired. Each key is known by an id, a hash that says
+nothing of the key, stored with everything it seals, so a reader picks the key from `keyring()`.
+
+A domain that seals with a node key registers a `Rotation` (`register`): how to re-seal what is under a previous key
+and how many values each key id holds. `cybercoop keys NAME rotate|rewrap|retire` runs them
+(`core/management/commands/keys.py`); the domain's functions record each step in the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import QuerySet
+
+from cybercoop.core.files import KEY_BYTES, key_from_file, sync_folder, write_atomically
+
+logger = logging.getLogger(__name__)
+
+# A previous key is retired no sooner than this after the rotation that made it previous: a transaction that sealed
+# something with it just before the rotation has long committed (and was re-sealed) or rolled back by then.
+RETIRE_GRACE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """One of the node's keys. `path` says where its file is (read from the settings each time), `identify` gives a
+    key's id, `holds` names what it seals, in the plural ("attachments"), for what the operator is told."""
+
+    name: str
+    path: Callable[[], Path]
+    identify: Callable[[bytes], str]
+    holds: str
+
+    def current(self, *, create: bool) -> bytes:
+        """The current key; created (0600, atomically) when missing if `create`. Reading never creates one."""
+        return key_from_file(self.path(), create=create, name=self.name)
+
+    def current_id(self) -> str | None:
+        """The current key's id; None if there is no key (nothing was ever sealed) or its file holds none."""
+        try:
+            return self.identify(self.current(create=False))
+        except ImproperlyConfigured:
+            return None
+
+    def previous_folder(self) -> Path:
+        path = self.path()
+        return path.with_name(path.name + ".previous")
+
+    def keyring(self) -> dict[str, bytes]:
+        """Every key this node opens with, by id: the current one first, then the previous ones not yet retired. A
+        previous key's file that does not hold the key its name says is left out (and logged)."""
+        found: dict[str, bytes] = {}
+        try:
+            current = self.current(create=False)
+        except ImproperlyConfigured:
+            pass
+        else:
+            found[self.identify(current)] = current
+        for path in self._previous_files():
+            try:
+                key = key_from_file(path, create=False, name=f"previous {self.name}")
+            except ImproperlyConfigured as error:
+                logger.error("previous %s left out: %s", self.name, error)
+                continue
+            if self.identify(key) != path.stem:
+                logger.error("previous %s left out: %s holds the key %s", self.name, path, self.identify(key))
+                continue
+            found.setdefault(path.stem, key)
+        return found
+
+    def previous(self) -> dict[str, float]:
+        """The previous keys' ids, each with when it stopped being the current key (its file's time)."""
+        return {path.stem: path.stat().st_mtime for path in self._previous_files()}
+
+    def rotate(self) -> tuple[str | None, str]:
+        """Replace the current key by a new one, keeping the old one among the previous keys; (the old id, None when
+        there was no key yet; the new id). Refuses a key file that does not hold a key (ImproperlyConfigured): what
+        that key sealed would be lost with it."""
+        with self._lock():
+            try:
+                old: bytes | None = self.current(create=False)
+            except ImproperlyConfigured:
+                if self.path().exists():
+                    raise
+                old = None
+            if old is not None:  # kept first: a crash between the two writes loses nothing
+                write_atomically(self.previous_folder() / f"{self.identify(old)}.key", _text(old), mode=0o600)
+            new = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+            write_atomically(self.path(), _text(new), mode=0o600)
+        old_id = self.identify(old) if old is not None else None
+        logger.warning("%s rotated: %s -> %s", self.name, old_id, self.identify(new))
+        return old_id, self.identify(new)
+
+    def retire(
+        self, *, in_use: Mapping[str, int], grace_seconds: float = RETIRE_GRACE_SECONDS
+    ) -> tuple[list[str], dict[str, str]]:
+        """Delete the previous keys that nothing is sealed under any more (`in_use`: how many values each key id
+        holds) and that stopped being current more than `grace_seconds` ago; (the retired ids, the kept ones with
+        why, in English)."""
+        retired: list[str] = []
+        kept: dict[str, str] = {}
+        with self._lock():
+            for identifier, since in self.previous().items():
+                if in_use.get(identifier):
+                    kept[identifier] = f"{in_use[identifier]} of the {self.holds} still under it: re-wrap them first"
+                elif time.time() - since < grace_seconds:
+                    kept[identifier] = f"replaced less than {grace_seconds / 3600:g} hour(s) ago"
+                else:
+                    (self.previous_folder() / f"{identifier}.key").unlink(missing_ok=True)
+                    retired.append(identifier)
+            if retired:
+                sync_folder(self.previous_folder())
+        return retired, kept
+
+    def _previous_files(self) -> list[Path]:
+        folder = self.previous_folder()
+        return sorted(folder.glob("*.key")) if folder.is_dir() else []
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One rotation or retirement of this key at a time, across every process of the node."""
+        path = self.path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with path.with_name(path.name + ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _text(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode("ascii") + "\n"
+
+
+REWRAP_BATCH = 200  # rows re-sealed per transaction: short locks, and the progress kept if it stops
+
+
+def reseal_rows(
+    rows: QuerySet[Any], reseal: Callable[[Any], None], *, unreadable: type[Exception], batch: int = REWRAP_BATCH
+) -> tuple[int, list[str]]:
+    """Call `reseal(row)` (which seals the row's values again under the current key and saves it) on every row of
+    `rows`, in primary-key order, `batch` rows per transaction, each row locked while it is done. A row whose value
+    does not open (`reseal` raises `unreadable`) is left as it is. Returns how many were re-sealed, and the ids of
+    those left."""
+    done, left = 0, []
+    after: Any = None
+    while True:
+        with transaction.atomic():
+            page = rows.select_for_update(no_key=True)
+            if after is not None:
+                page = page.filter(pk__gt=after)
+            taken = list(page.order_by("pk")[:batch])
+            for row in taken:
+                try:
+                    reseal(row)
+                except unreadable:
+                    left.append(str(row.pk))
+                    continue
+                done += 1
+        if len(taken) < batch:
+            return done, left
+        after = taken[-1].pk
+
+
+# --- the keys a node rotates: registered by the domains that seal with them ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What `cybercoop keys NAME …` does for one key. `rotate`: a new key, then everything re-sealed under it
+    (returns the old id, the new id, how many re-sealed, the ids of those that did not open); `rewrap`: what is
+    still under a previous key (how many, and those that did not open); `retire`: the previous keys nothing is under
+    any more (`NodeKey.retire`'s answer); `in_use`: how many values each key id holds ("" for those stored before
+    they were sealed). The domain's functions record each step in the audit log."""
+
+    key: NodeKey
+    rotate: Callable[[], tuple[str | None, str, int, list[str]]]
+    rewrap: Callable[[], tuple[int, list[str]]]
+    retire: Callable[[], tuple[list[str], dict[str, str]]]
+    in_use: Callable[[], Mapping[str, int]]
+
+
+_rotations: dict[str, Rotation] = {}
+
+
+def register(name: str, rotation: Rotation) -> None:
+    """Make a node key rotatable as `cybercoop keys NAME` (from the domain's `AppConfig.ready()`)."""
+    _rotations[name] = rotation
+
+
+def rotations() -> dict[str, Rotation]:
+    return dict(sorted(_rotations.items()))
