@@ -9,6 +9,7 @@ import base64
 import io
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,21 @@ def test_the_keys_command_fails_when_a_row_cannot_be_rewrapped(db, capsys):
 def test_the_keys_command_names_the_keys_it_knows(db):
     with pytest.raises(CommandError, match="no key 'documents': the keys are attachments, secrets"):
         call_command("keys", "documents")
+
+
+def test_rotations_at_once_lose_no_key(db):
+    """Each rotation keeps the key it replaces: run at once (threads here, processes alike: a lock file), eight
+    rotations leave the first key and the seven between among the previous keys, and the last as the current one."""
+    _stored()
+    first = at_rest.current_key_id()
+    threads = [threading.Thread(target=at_rest.KEY.rotate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    previous = at_rest.KEY.previous()
+    assert len(previous) == 8
+    assert first in previous
+    assert at_rest.current_key_id() not in previous
+    assert len(at_rest.keyring()) == 9

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -136,12 +137,12 @@ class NodeKey:
         """One rotation or retirement of this key at a time, across every process of the node."""
         path = self.path()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with path.with_name(path.name + ".lock").open("a") as lock:
+        lock = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
 
 def _text(key: bytes) -> str:
