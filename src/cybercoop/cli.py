@@ -9,7 +9,7 @@ cybercoop archive check    hash every archived official document again; name tho
 cybercoop rules report     every rule ID with the code that cites it and the tests that prove it
 cybercoop node …           this node on the federation: init, show, check PEER, outbox
 cybercoop documents …      signers' keys: ca PARTY, issue USERNAME, import USERNAME FILE.p12, show PARTY
-cybercoop keys …           keys at rest (attachments, secrets): status, rotate, rewrap, retire
+cybercoop keys …           keys at rest (attachments, secrets, documents): status, rotate, rewrap, retire
 cybercoop manage …         any Django management command (migrate, create_api_token, …)
 """
 

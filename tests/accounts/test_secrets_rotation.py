@@ -34,7 +34,7 @@ def test_rotating_seals_every_secret_again_and_each_authenticator_still_signs_in
     before = [_stored_key(app.device) for app in apps]
     old = sealed_secrets.KEY.current_id()
 
-    previous, current, count, unreadable = services.rotate_secrets_key()
+    previous, current, count, unreadable = services.SECRETS_ROTATION.rotate()
 
     assert (previous, count, unreadable) == (old, 2, [])
     assert current == sealed_secrets.KEY.current_id() != old
@@ -54,7 +54,7 @@ def test_a_secret_under_the_previous_key_still_signs_in_until_it_is_sealed_again
     assert _stored_key(app.device).startswith(f"s1:{old}:")
     assert services.verify_second_factor(user=kz_head, code=app.code()).pk == app.device.pk
 
-    assert services.rewrap_secrets() == (1, [])
+    assert services.SECRETS_ROTATION.rewrap() == (1, [])
     assert _stored_key(app.device).startswith(f"s1:{new}:")
     assert services.secrets_by_key() == {new: 1}
 
@@ -65,7 +65,7 @@ def test_a_secret_that_does_not_open_is_left_and_named(kz_head, ru_head):
     # kz.head's sealed secret copied onto ru.head's device: bound to another user, it does not open.
     SealedTOTPDevice.objects.filter(pk=bad.device.pk).update(key=_stored_key(good.device))
 
-    count, unreadable = services.rewrap_secrets()
+    count, unreadable = services.SECRETS_ROTATION.rewrap()
 
     assert (count, unreadable) == (1, [str(bad.device.pk)])
     assert _stored_key(bad.device).startswith(f"s1:{old}:")
@@ -77,13 +77,13 @@ def test_a_previous_secrets_key_is_retired_once_unused_and_an_hour_old(kz_head):
     app = Authenticator(kz_head)
     old, new = sealed_secrets.KEY.rotate()
 
-    assert services.retire_secrets_keys(grace_seconds=0) == (
+    assert services.SECRETS_ROTATION.retire(grace_seconds=0) == (
         [],
         {old: "1 of the second-factor secrets still under it: re-wrap them first"},
     )
-    services.rewrap_secrets()
-    assert services.retire_secrets_keys() == ([], {old: "replaced less than 1 hour(s) ago"})
-    assert services.retire_secrets_keys(grace_seconds=0) == ([old], {})
+    services.SECRETS_ROTATION.rewrap()
+    assert services.SECRETS_ROTATION.retire() == ([], {old: "replaced less than 1 hour(s) ago"})
+    assert services.SECRETS_ROTATION.retire(grace_seconds=0) == ([old], {})
     assert sealed_secrets.KEY.keyring().keys() == {new}
     assert services.verify_second_factor(user=kz_head, code=app.code()).pk == app.device.pk
     assert AuditEntry.objects.get(action="accounts:secrets_key:retired").data == {"keys": [old]}

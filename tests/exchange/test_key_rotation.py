@@ -48,7 +48,7 @@ def test_rotating_rewraps_every_attachment_under_a_new_key_without_touching_a_fi
     old = at_rest.current_key_id()
     files = {a.pk: Path(a.file.path).read_bytes() for a in stored}
 
-    rotated = services.rotate_attachments_key()
+    rotated = services.ROTATION.rotate()
 
     new = at_rest.current_key_id()
     assert rotated == (old, new, 5, [])
@@ -74,17 +74,17 @@ def test_a_row_still_under_the_previous_key_opens_until_it_is_rewrapped(db):
     assert _fresh(attachment).key_id == old
     assert at_rest.open(_fresh(attachment)) == TEXT  # the previous key still opens it
 
-    assert services.rewrap_attachments(batch=1) == (1, [])
+    assert services.ROTATION.rewrap(batch=1) == (1, [])
     assert _fresh(attachment).key_id == new
     assert at_rest.open(_fresh(attachment)) == TEXT
-    assert services.rewrap_attachments() == (0, [])  # nothing left: nothing recorded either
+    assert services.ROTATION.rewrap() == (0, [])  # nothing left: nothing recorded either
     assert _actions() == ["exchange:attachments_key:rewrapped"]
 
 
 def test_rewrapping_in_batches_takes_every_row_once(db):
     stored = [_stored(TEXT + bytes([n])) for n in range(7)]
     at_rest.KEY.rotate()
-    assert services.rewrap_attachments(batch=3) == (7, [])
+    assert services.ROTATION.rewrap(batch=3) == (7, [])
     assert {_fresh(a).key_id for a in stored} == {at_rest.current_key_id()}
 
 
@@ -93,7 +93,7 @@ def test_a_row_that_does_not_open_is_left_as_it_is_and_named(db):
     old, _new = at_rest.KEY.rotate()
     Attachment.objects.filter(pk=bad.pk).update(wrapped_key=bytes(good.wrapped_key))  # another row's wrapped key
 
-    count, unreadable = services.rewrap_attachments()
+    count, unreadable = services.ROTATION.rewrap()
 
     assert (count, unreadable) == (1, [str(bad.pk)])
     assert _fresh(bad).key_id == old
@@ -108,15 +108,15 @@ def test_a_previous_key_is_retired_only_once_no_row_is_under_it_and_an_hour_has_
     old, new = at_rest.KEY.rotate()
     kept_file = at_rest.KEY.previous_folder() / f"{old}.key"
 
-    retired, kept = services.retire_attachment_keys(grace_seconds=0)
+    retired, kept = services.ROTATION.retire(grace_seconds=0)
     assert (retired, kept) == ([], {old: "1 of the attachments still under it: re-wrap them first"})
-    services.rewrap_attachments()
-    retired, kept = services.retire_attachment_keys()  # replaced a moment ago
+    services.ROTATION.rewrap()
+    retired, kept = services.ROTATION.retire()  # replaced a moment ago
     assert retired == []
     assert kept[old] == "replaced less than 1 hour(s) ago"
     assert kept_file.exists()
 
-    retired, kept = services.retire_attachment_keys(grace_seconds=0)
+    retired, kept = services.ROTATION.retire(grace_seconds=0)
     assert (retired, kept) == ([old], {})
     assert not kept_file.exists()
     assert at_rest.keyring().keys() == {new}
@@ -146,7 +146,7 @@ def test_a_damaged_key_file_is_not_rotated_away(db, key_file):
     attachment = _stored()
     key_file.write_text("not a key\n")
     with pytest.raises(ImproperlyConfigured):
-        services.rotate_attachments_key()
+        services.ROTATION.rotate()
     assert key_file.read_text() == "not a key\n"
     assert not at_rest.KEY.previous_folder().exists()
     assert _fresh(attachment).key_id == attachment.key_id
@@ -195,8 +195,8 @@ def test_the_keys_command_fails_when_a_row_cannot_be_rewrapped(db, capsys):
 
 
 def test_the_keys_command_names_the_keys_it_knows(db):
-    with pytest.raises(CommandError, match="no key 'documents': the keys are attachments, secrets"):
-        call_command("keys", "documents")
+    with pytest.raises(CommandError, match="no key 'archive': the keys are attachments, documents, secrets"):
+        call_command("keys", "archive")
 
 
 def test_rotations_at_once_lose_no_key(db):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import secrets
 import string
 from collections import Counter
@@ -27,9 +26,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock, sealed_secrets
 from cybercoop.core.errors import DomainError, InvalidInput
-from cybercoop.core.keyring import RETIRE_GRACE_SECONDS, Rotation, reseal_rows
-
-logger = logging.getLogger(__name__)
+from cybercoop.core.keyring import Rotation, reseal_rows
 
 
 def supported_languages() -> list[str]:
@@ -346,42 +343,16 @@ def revoke_api_token(*, token: ApiToken, actor: User) -> ApiToken:
 # --- the secrets key: rotation (`cybercoop keys secrets …`, docs/security-at-rest.md) -------------------------------
 
 
-def rotate_secrets_key(*, actor: Any = None) -> tuple[str | None, str, int, list[str]]:
-    """Replace the node's secrets key by a new one and seal every TOTP secret again under it; the old key stays among
-    the previous keys (it still opens what it sealed) until it is retired. Recorded in the audit log (key ids only).
-    Returns the old id, the new id, and `rewrap_secrets`'s answer."""
-    previous, current = sealed_secrets.KEY.rotate()
-    audit.record(action=AuditAction.SECRETS_KEY_ROTATED, actor=actor, data={"from": previous, "to": current})
-    return previous, current, *rewrap_secrets(actor=actor)
-
-
-def rewrap_secrets(*, actor: Any = None) -> tuple[int, list[str]]:
-    """Seal again under the current secrets key every TOTP secret still under a previous one, each device locked while
-    it is done (a sign-in with it waits a moment). Returns how many, and the ids of the devices whose secret does not
-    open (left as they are; such a device accepts no code, as before)."""
-    current = sealed_secrets.KEY.current_id()
-    if current is None:
-        return 0, []
-    keys = sealed_secrets.KEY.keyring()
+def _reseal_secrets(keys: dict[str, bytes], current: str, batch: int) -> tuple[int, list[str]]:
+    """Seal again under the key `current` every TOTP secret under another one, each device locked while it is done (a
+    sign-in with it waits a moment); a secret that does not open is left (its device accepts no code, as before)."""
 
     def reseal(device: SealedTOTPDevice) -> None:
         device.key = totp_secrets.reseal_key(device.key, user_id=device.user_id, keys=keys, to=current)
         device.save(update_fields=["key"])
 
-    done, unreadable = reseal_rows(
-        SealedTOTPDevice.objects.filter(key__startswith="s1:").exclude(key__startswith=f"s1:{current}:"),
-        reseal,
-        unreadable=totp_secrets.SecretUnreadable,
-    )
-    for device_id in unreadable:
-        logger.error("the TOTP device %s was not sealed again: its secret does not open here", device_id)
-    if done or unreadable:
-        audit.record(
-            action=AuditAction.SECRETS_REWRAPPED,
-            actor=actor,
-            data={"count": done, "to": current, "unreadable": len(unreadable), "ids": unreadable[:100]},
-        )
-    return done, unreadable
+    rows = SealedTOTPDevice.objects.filter(key__startswith="s1:").exclude(key__startswith=f"s1:{current}:")
+    return reseal_rows(rows, reseal, unreadable=totp_secrets.SecretUnreadable, batch=batch)
 
 
 def secrets_by_key() -> dict[str, int]:
@@ -391,23 +362,15 @@ def secrets_by_key() -> dict[str, int]:
     )
 
 
-def retire_secrets_keys(
-    *, actor: Any = None, grace_seconds: float = RETIRE_GRACE_SECONDS
-) -> tuple[list[str], dict[str, str]]:
-    """Delete the previous secrets keys that no TOTP secret is under any more, once an hour has passed since they were
-    replaced; (the retired ids, the kept ones with why). Recorded in the audit log when any is retired."""
-    retired, kept = sealed_secrets.KEY.retire(in_use=secrets_by_key(), grace_seconds=grace_seconds)
-    if retired:
-        audit.record(action=AuditAction.SECRETS_KEYS_RETIRED, actor=actor, data={"keys": retired})
-    return retired, kept
-
-
 SECRETS_ROTATION = Rotation(
     key=sealed_secrets.KEY,
-    rotate=rotate_secrets_key,
-    rewrap=rewrap_secrets,
-    retire=retire_secrets_keys,
+    reseal=_reseal_secrets,
     in_use=secrets_by_key,
+    record=audit.key_steps(
+        rotated=AuditAction.SECRETS_KEY_ROTATED,
+        rewrapped=AuditAction.SECRETS_REWRAPPED,
+        retired=AuditAction.SECRETS_KEYS_RETIRED,
+    ),
 )
 
 

@@ -73,6 +73,9 @@ class AuditAction(StrEnum):
     SECRETS_REWRAPPED = "accounts:secrets_key:rewrapped"
     SECRETS_KEYS_RETIRED = "accounts:secrets_key:retired"
     DOCUMENT_SIGNED = "documents:document:signed"
+    DOCUMENTS_KEY_ROTATED = "documents:documents_key:rotated"
+    DOCUMENTS_REWRAPPED = "documents:documents_key:rewrapped"
+    DOCUMENTS_KEYS_RETIRED = "documents:documents_key:retired"
     CASE_DRAFTED = "assistance:case:drafted"
     CASE_DRAFT_EDITED = "assistance:case:draft_edited"
     CASE_SUBMITTED = "assistance:case:submitted_for_approval"
@@ -136,6 +139,9 @@ ACTION_LABELS: dict[AuditAction, Promise] = {
     AuditAction.SECRETS_REWRAPPED: _("Second-factor secrets sealed again under the current secrets key"),
     AuditAction.SECRETS_KEYS_RETIRED: _("Previous secrets keys retired"),
     AuditAction.DOCUMENT_SIGNED: _("Document signed"),
+    AuditAction.DOCUMENTS_KEY_ROTATED: _("Documents key replaced by a new one"),
+    AuditAction.DOCUMENTS_REWRAPPED: _("Signers' private keys sealed again under the current documents key"),
+    AuditAction.DOCUMENTS_KEYS_RETIRED: _("Previous documents keys retired"),
     AuditAction.CASE_DRAFTED: _("Request drafted"),
     AuditAction.CASE_DRAFT_EDITED: _("Draft request edited"),
     AuditAction.CASE_SUBMITTED: _("Request submitted for approval"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
@@ -83,6 +84,19 @@ def record(
     head.last_seq, head.last_hash = entry.seq, entry.hash
     head.save(update_fields=["last_seq", "last_hash"])
     return entry
+
+
+def key_steps(
+    *, rotated: rules.AuditAction, rewrapped: rules.AuditAction, retired: rules.AuditAction
+) -> Callable[[str, Any, dict[str, Any]], None]:
+    """The audit log's side of a node key's rotation (`core.keyring.Rotation.record`): each step recorded as its
+    action, in the system's name unless an actor is given; the data holds key ids and counts, never a key."""
+    actions = {"rotated": rotated, "rewrapped": rewrapped, "retired": retired}
+
+    def record_step(step: str, actor: Any, data: dict[str, Any]) -> None:
+        record(action=actions[step], actor=actor, data=data)
+
+    return record_step
 
 
 def verify_chain(*, actor: Any = None) -> rules.ChainReport:

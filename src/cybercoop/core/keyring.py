@@ -182,19 +182,54 @@ def reseal_rows(
 # --- the keys a node rotates: registered by the domains that seal with them ---------------------------------------
 
 
+Reseal = Callable[[dict[str, bytes], str, int], tuple[int, list[str]]]
+Record = Callable[[str, Any, dict[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class Rotation:
-    """What `cybercoop keys NAME …` does for one key. `rotate`: a new key, then everything re-sealed under it
-    (returns the old id, the new id, how many re-sealed, the ids of those that did not open); `rewrap`: what is
-    still under a previous key (how many, and those that did not open); `retire`: the previous keys nothing is under
-    any more (`NodeKey.retire`'s answer); `in_use`: how many values each key id holds ("" for those stored before
-    they were sealed). The domain's functions record each step in the audit log."""
+    """One node key as `cybercoop keys NAME …` rotates it. The domain that seals with the key gives `reseal(keys,
+    current, batch)`, which seals again under the key `current` of `keys` (a `keyring()`) everything under another
+    one, `batch` rows per transaction (`reseal_rows`), and returns how many and the ids of those that did not open;
+    `in_use()`, how many values each key id holds ("" for any not sealed); `record(step, actor, data)`, which writes
+    the step ("rotated", "rewrapped", "retired") to the audit log."""
 
     key: NodeKey
-    rotate: Callable[[], tuple[str | None, str, int, list[str]]]
-    rewrap: Callable[[], tuple[int, list[str]]]
-    retire: Callable[[], tuple[list[str], dict[str, str]]]
+    reseal: Reseal
     in_use: Callable[[], Mapping[str, int]]
+    record: Record
+
+    def rotate(self, *, actor: Any = None) -> tuple[str | None, str, int, list[str]]:
+        """A new key, the old one kept among the previous keys, then everything re-sealed under the new one: the old
+        id (None when there was no key), the new id, and `rewrap`'s answer."""
+        previous, current = self.key.rotate()
+        self.record("rotated", actor, {"from": previous, "to": current})
+        return previous, current, *self.rewrap(actor=actor)
+
+    def rewrap(self, *, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple[int, list[str]]:
+        """Everything still under a previous key sealed again under the current one: how many, and the ids of those
+        whose key is not held or whose value does not open (left as they are, and logged)."""
+        current = self.key.current_id()
+        if current is None:
+            return 0, []
+        done, left = self.reseal(self.key.keyring(), current, batch)
+        for identifier in left:
+            logger.error(
+                "%s: %s not sealed again under the current key: it does not open here", self.key.name, identifier
+            )
+        if done or left:
+            self.record("rewrapped", actor, {"count": done, "to": current, "unreadable": len(left), "ids": left[:100]})
+        return done, left
+
+    def retire(
+        self, *, actor: Any = None, grace_seconds: float = RETIRE_GRACE_SECONDS
+    ) -> tuple[list[str], dict[str, str]]:
+        """The previous keys nothing is under any more, replaced more than `grace_seconds` ago, deleted: their ids,
+        and the kept ones with why."""
+        retired, kept = self.key.retire(in_use=self.in_use(), grace_seconds=grace_seconds)
+        if retired:
+            self.record("retired", actor, {"keys": retired})
+        return retired, kept
 
 
 _rotations: dict[str, Rotation] = {}

@@ -8,3 +8,10 @@ class DocumentsConfig(AppConfig):
     name = "cybercoop.documents"
     label = "documents"
     verbose_name = _("Documents")
+
+    def ready(self) -> None:
+        from cybercoop.core import keyring
+        from cybercoop.documents import pki
+
+        # `cybercoop keys documents rotate|rewrap|retire` (docs/documents.md).
+        keyring.register("documents", pki.ROTATION)

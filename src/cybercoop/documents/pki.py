@@ -34,7 +34,7 @@ from cybercoop.audit import services as audit
 from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput
-from cybercoop.core.files import key_from_file
+from cybercoop.core.keyring import NodeKey, Rotation, reseal_rows
 from cybercoop.documents.models import CredentialSource, PartyAuthority, SignerCredential
 from cybercoop.registry import services as registry_services
 from cybercoop.registry.models import PartyProfile
@@ -66,11 +66,21 @@ _NONCE_BYTES = 12
 
 def _node_key() -> bytes:
     """The node's 256-bit documents key, created (0600, atomically) the first time it is needed."""
-    return key_from_file(Path(settings.DOCUMENTS_KEY_FILE), create=True, name="documents key")
+    return KEY.current(create=True)
 
 
 def _key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"cybercoop documents key id\x00" + key).digest()[:_KEY_ID_BYTES]
+
+
+# The node key as a rotatable key (`core.keyring`): `cybercoop keys documents rotate|rewrap|retire`. A private key
+# sealed under a previous documents key opens until that key is retired.
+KEY = NodeKey(
+    name="documents key",
+    path=lambda: Path(settings.DOCUMENTS_KEY_FILE),
+    identify=lambda key: _key_id(key).hex(),
+    holds="private keys",
+)
 
 
 def _associated_data(fingerprint: str) -> bytes:
@@ -78,22 +88,35 @@ def _associated_data(fingerprint: str) -> bytes:
     return b"cybercoop documents private key\x00" + fingerprint.encode("ascii")
 
 
-def _seal(secret: bytes, *, fingerprint: str) -> bytes:
-    key = _node_key()
+def _seal(secret: bytes, *, fingerprint: str, key: bytes | None = None) -> bytes:
+    key = key if key is not None else _node_key()
     nonce = os.urandom(_NONCE_BYTES)
     return _SEALED_PREFIX + _key_id(key) + nonce + AESGCM(key).encrypt(nonce, secret, _associated_data(fingerprint))
 
 
-def _unseal(sealed: bytes, *, fingerprint: str) -> bytes:
-    key = _node_key()
-    head = len(_SEALED_PREFIX)
-    if sealed[:head] != _SEALED_PREFIX or sealed[head : head + _KEY_ID_BYTES] != _key_id(key):
+def key_id_of(sealed: bytes | memoryview) -> str:
+    """The id of the documents key a sealed private key is under; "" for none (an authority kept without its key)."""
+    sealed, head = bytes(sealed), len(_SEALED_PREFIX)
+    return sealed[head : head + _KEY_ID_BYTES].hex() if sealed[:head] == _SEALED_PREFIX else ""
+
+
+def _unseal(sealed: bytes, *, fingerprint: str, keys: dict[str, bytes] | None = None) -> bytes:
+    keys = keys if keys is not None else KEY.keyring()
+    key = keys.get(key_id_of(sealed))
+    if key is None:
         raise KeyUnavailable(_("The private key was stored under another documents key; it cannot be used here."))
-    nonce = sealed[head + _KEY_ID_BYTES : head + _KEY_ID_BYTES + _NONCE_BYTES]
+    nonce_at = len(_SEALED_PREFIX) + _KEY_ID_BYTES
+    nonce = sealed[nonce_at : nonce_at + _NONCE_BYTES]
     try:
-        return AESGCM(key).decrypt(nonce, sealed[head + _KEY_ID_BYTES + _NONCE_BYTES :], _associated_data(fingerprint))
+        return AESGCM(key).decrypt(nonce, sealed[nonce_at + _NONCE_BYTES :], _associated_data(fingerprint))
     except Exception as error:  # cryptography's InvalidTag: altered, or not this certificate's key
         raise KeyUnavailable(_("The stored private key is damaged; it cannot be used.")) from error
+
+
+def _resealed(sealed: bytes | memoryview, *, fingerprint: str, keys: dict[str, bytes], to: str) -> bytes:
+    """A sealed private key sealed again under the key `to` of `keys` (a rotation); KeyUnavailable if it does not
+    open with the key it is under."""
+    return _seal(_unseal(bytes(sealed), fingerprint=fingerprint, keys=keys), fingerprint=fingerprint, key=keys[to])
 
 
 def _seal_private_key(private_key: Any, *, fingerprint: str) -> bytes:
@@ -590,3 +613,58 @@ def open_credential(credential: SignerCredential) -> SigningMaterial:
         private_key=_open_private_key(credential.private_key_encrypted, fingerprint=credential.fingerprint_sha256),
         issuer=load_certificate(credential.authority.certificate_pem),
     )
+
+
+# --- the documents key: rotation (`cybercoop keys documents …`, docs/documents.md) ---------------------------------
+
+_SEALED_ROWS = (PartyAuthority, SignerCredential)  # the tables whose `private_key_encrypted` the documents key seals
+
+
+def _reseal_documents(keys: dict[str, bytes], current: str, batch: int) -> tuple[int, list[str]]:
+    """Seal again under the key `current` every private key (of an authority or a signer) under another one; the rows
+    whose key does not open are named `table:id`."""
+
+    def reseal(row: Any) -> None:
+        if key_id_of(row.private_key_encrypted) in ("", current):  # re-sealed since the list was read
+            return
+        row.private_key_encrypted = _resealed(
+            row.private_key_encrypted, fingerprint=row.fingerprint_sha256, keys=keys, to=current
+        )
+        row.save(update_fields=["private_key_encrypted"])
+
+    done, left = 0, []
+    for model in _SEALED_ROWS:
+        stale = [
+            pk
+            for pk, sealed in model.objects.values_list("pk", "private_key_encrypted")
+            if key_id_of(sealed) not in ("", current)
+        ]
+        count, unreadable = reseal_rows(
+            model.objects.filter(pk__in=stale), reseal, unreadable=KeyUnavailable, batch=batch
+        )
+        done += count
+        left += [f"{model._meta.model_name}:{pk}" for pk in unreadable]
+    return done, left
+
+
+def documents_by_key() -> dict[str, int]:
+    """How many private keys each documents key id holds."""
+    counts: dict[str, int] = {}
+    for model in _SEALED_ROWS:
+        for sealed in model.objects.values_list("private_key_encrypted", flat=True):
+            identifier = key_id_of(sealed)
+            if identifier:
+                counts[identifier] = counts.get(identifier, 0) + 1
+    return counts
+
+
+ROTATION = Rotation(
+    key=KEY,
+    reseal=_reseal_documents,
+    in_use=documents_by_key,
+    record=audit.key_steps(
+        rotated=AuditAction.DOCUMENTS_KEY_ROTATED,
+        rewrapped=AuditAction.DOCUMENTS_REWRAPPED,
+        retired=AuditAction.DOCUMENTS_KEYS_RETIRED,
+    ),
+)

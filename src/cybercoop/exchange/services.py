@@ -21,7 +21,7 @@ from cybercoop.audit.rules import AuditAction
 from cybercoop.core import clock
 from cybercoop.core.errors import DomainError, InvalidInput, RuleViolation
 from cybercoop.core.files import stored_before, stored_files
-from cybercoop.core.keyring import RETIRE_GRACE_SECONDS, REWRAP_BATCH, Rotation, reseal_rows
+from cybercoop.core.keyring import Rotation, reseal_rows
 from cybercoop.core.permissions import Permission, require
 from cybercoop.exchange import at_rest, dispatch, rules, transports
 from cybercoop.exchange.models import Attachment, Message, OutboxItem, OutboxState
@@ -103,42 +103,15 @@ def sweep_orphan_files(*, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[s
 # --- the attachments key: rotation (`cybercoop keys attachments …`, docs/security-at-rest.md) ------------------------
 
 
-def rotate_attachments_key(*, actor: Any = None) -> tuple[str | None, str, int, list[str]]:
-    """Replace the node's attachments key by a new one and re-wrap every attachment's data key under it; the old
-    key stays among the previous keys (it still opens what it wrapped) until it is retired. Recorded in the audit
-    log (key ids only). Returns the old id, the new id, and `rewrap_attachments`'s answer."""
-    previous, current = at_rest.KEY.rotate()
-    audit.record(action=AuditAction.ATTACHMENTS_KEY_ROTATED, actor=actor, data={"from": previous, "to": current})
-    return previous, current, *rewrap_attachments(actor=actor)
-
-
-def rewrap_attachments(*, actor: Any = None, batch: int = REWRAP_BATCH) -> tuple[int, list[str]]:
-    """Re-wrap under the current attachments key the data key of every attachment still under a previous one (after
-    a rotation, or one a process sealed with the old key while it rotated), in batches of `batch` rows, each its own
-    transaction; no file is touched. Returns how many, and the ids of those whose key this node does not hold or
-    whose wrapped key does not open (left as they are, and logged)."""
-    current = at_rest.current_key_id()
-    if current is None:
-        return 0, []
-    keys = at_rest.keyring()
+def _rewrap_attachments(keys: dict[str, bytes], current: str, batch: int) -> tuple[int, list[str]]:
+    """Re-wrap under the key `current` the data key of every attachment under another one; no file is touched."""
 
     def rewrap(row: Attachment) -> None:
         row.wrapped_key, row.key_id = at_rest.rewrapped(row, keys=keys, to=current)  # AttachmentUnreadable: logged
         row.save(update_fields=["wrapped_key", "key_id"])
 
-    done, unreadable = reseal_rows(
-        Attachment.objects.exclude(key_id="").exclude(key_id=current),
-        rewrap,
-        unreadable=at_rest.AttachmentUnreadable,
-        batch=batch,
-    )
-    if done or unreadable:
-        audit.record(
-            action=AuditAction.ATTACHMENTS_REWRAPPED,
-            actor=actor,
-            data={"count": done, "to": current, "unreadable": len(unreadable), "ids": unreadable[:100]},
-        )
-    return done, unreadable
+    rows = Attachment.objects.exclude(key_id="").exclude(key_id=current)
+    return reseal_rows(rows, rewrap, unreadable=at_rest.AttachmentUnreadable, batch=batch)
 
 
 def attachments_by_key() -> dict[str, int]:
@@ -146,23 +119,15 @@ def attachments_by_key() -> dict[str, int]:
     return dict(Attachment.objects.values_list("key_id").annotate(n=Count("pk")).order_by())
 
 
-def retire_attachment_keys(
-    *, actor: Any = None, grace_seconds: float = RETIRE_GRACE_SECONDS
-) -> tuple[list[str], dict[str, str]]:
-    """Delete the previous attachments keys that no attachment is under any more, once an hour has passed since they
-    were replaced; (the retired ids, the kept ones with why). Recorded in the audit log when any is retired."""
-    retired, kept = at_rest.KEY.retire(in_use=attachments_by_key(), grace_seconds=grace_seconds)
-    if retired:
-        audit.record(action=AuditAction.ATTACHMENTS_KEYS_RETIRED, actor=actor, data={"keys": retired})
-    return retired, kept
-
-
 ROTATION = Rotation(
     key=at_rest.KEY,
-    rotate=rotate_attachments_key,
-    rewrap=rewrap_attachments,
-    retire=retire_attachment_keys,
+    reseal=_rewrap_attachments,
     in_use=attachments_by_key,
+    record=audit.key_steps(
+        rotated=AuditAction.ATTACHMENTS_KEY_ROTATED,
+        rewrapped=AuditAction.ATTACHMENTS_REWRAPPED,
+        retired=AuditAction.ATTACHMENTS_KEYS_RETIRED,
+    ),
 )
 
 

@@ -1,7 +1,7 @@
 """`cybercoop keys …`: the node's keys that seal data at rest, and their rotation (docs/security-at-rest.md).
 
 keys                                the keys, each with its current id, the previous ones and what each holds
-keys NAME [status]                  one key (NAME: attachments, secrets)
+keys NAME [status]                  one key (NAME: attachments, secrets, documents)
 keys NAME rotate                    a new key; everything it seals re-wrapped under it; the old one kept
 keys NAME rewrap                    what is still under a previous key, re-wrapped under the current one
 keys NAME retire                    the previous keys nothing is under any more, deleted an hour after replacement
