@@ -5,9 +5,10 @@ by the domain that seals with it), and the previous keys a rotation kept beside 
 id>.key`, which still open what they sealed until they are retired. Each key is known by an id, a hash that says
 nothing of the key, stored with everything it seals, so a reader picks the key from `keyring()`.
 
-A domain that seals with a node key registers a `Rotation` (`register`): how to re-seal what is under a previous key
-and how many values each key id holds. `cybercoop keys NAME rotate|rewrap|retire` runs them
-(`core/management/commands/keys.py`); the domain's functions record each step in the audit log.
+A domain that seals with a node key registers a `Rotation` (`register`) naming the key, how to seal again what is
+under another key (in batches of rows, `reseal_rows`), how many values each key id holds, and how to record a step
+in the audit log. `Rotation` runs the steps, `cybercoop keys NAME rotate|rewrap|retire`
+(`core/management/commands/keys.py`) runs `Rotation`.
 """
 
 from __future__ import annotations
