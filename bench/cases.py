@@ -20,7 +20,7 @@ officers of RU-MIA, KZ-MIA and BY-MIA:
   different random case of the body each time;
 - the rendered pages /cases/incoming/ (also searched and filtered) and /cases/<id>/, through Django's test
   Client, when those URLs resolve;
-- the deadline scan: the worker's query (`selectors.due_clocks(limit=100)` locked with skip_locked, as
+- the deadline scan: the worker's query (the ids of `selectors.due_clocks(limit=100)`, as
   `services.process_due_clocks` runs it) in a transaction rolled back, as the data stands (the worker kept up
   but for the last hour), and with a week of reminders not sent (worker down): the query per batch of 100 and
   whole `process_due_clocks` batches until the backlog is drained (rolled back too).
@@ -314,14 +314,11 @@ def _reset_backlog(now: dt.datetime) -> int:
 
 
 def _scan_query(now: dt.datetime) -> Any:
-    """The worker's query, exactly as `services.process_due_clocks` runs it."""
+    """The worker's scan, exactly as `services.process_due_clocks` runs it: the ids of the next 100 due clocks (each
+    is then locked and reminded in a transaction of its own)."""
     from cybercoop.assistance import selectors, services
 
-    return (
-        selectors.due_clocks(now=now, remind_before=services.REMIND_BEFORE, limit=100)
-        .select_for_update(skip_locked=True, of=("self",))
-        .select_related("case", "acting_body")
-    )
+    return selectors.due_clocks(now=now, remind_before=services.REMIND_BEFORE, limit=100).values_list("pk", flat=True)
 
 
 def measure_scan(bench: Bench, plans: list[tuple[str, Callable[[], Any]]]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 
 import pytest
+from django.db import connection
 
 from cybercoop.assistance import selectors, services
 from cybercoop.assistance.models import Clock
@@ -45,3 +47,38 @@ def test_the_worker_takes_the_audit_chain_before_the_clocks_so_an_act_meanwhile_
     assert handled == 1
     due.refresh_from_db()
     assert due.reminded_before_at is not None
+
+
+def _reminded_seen_from_another_session() -> int:
+    """How many clocks another session sees reminded: what the worker has committed so far."""
+    seen = []
+
+    def count() -> None:
+        try:
+            seen.append(Clock.objects.filter(reminded_before_at__isnull=False).count())
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=count)
+    reader.start()
+    reader.join(20)
+    return seen[0]
+
+
+def test_each_reminder_is_a_transaction_of_its_own_so_an_act_waits_for_one_at_most(
+    protocol, kz_officer, ru_body, clock, monkeypatch
+):
+    for _ in range(3):
+        services.send_urgent(actor=kz_officer, case=draft(kz_officer, ru_body, protocol, urgent=True))
+    clock.advance(dt.timedelta(hours=49))  # the three confirmations due within 24 hours: three reminders
+    seen = []
+    notify = services.notify_deadline
+
+    def watched(**kwargs):
+        seen.append(_reminded_seen_from_another_session())  # while the worker holds this reminder's locks
+        notify(**kwargs)
+
+    monkeypatch.setattr(services, "notify_deadline", watched)
+
+    assert services.process_due_clocks() == 3
+    assert seen == [0, 1, 2], "the reminders before this one were not committed: the batch held its locks"

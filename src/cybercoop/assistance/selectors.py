@@ -264,14 +264,16 @@ def deadline_clocks(*, viewer: Any, now: dt.datetime, within: dt.timedelta) -> Q
     )
 
 
-def due_clocks(*, now: dt.datetime, remind_before: dt.timedelta, limit: int) -> QuerySet[Clock]:
-    """Clocks whose reminder or deadline has come and not yet been handled, for the worker (row-locked)."""
-    return (
+def due_clocks(*, now: dt.datetime, remind_before: dt.timedelta, limit: int | None = None) -> QuerySet[Clock]:
+    """Clocks whose reminder or deadline has come and not yet been handled, soonest first, for the worker; at most
+    `limit` of them (None: the query, to filter further)."""
+    due = (
         # The first bound holds for both reminders: it lets the scan read only the head of the index.
         Clock.objects.filter(status=rules.ClockStatus.RUNNING, obligatory=True, due_at__lte=now + remind_before)
         .filter(
             Q(reminded_before_at__isnull=True, due_at__lte=now + remind_before)
             | Q(reminded_due_at__isnull=True, due_at__lte=now)
         )
-        .order_by("due_at")[:limit]
+        .order_by("due_at")
     )
+    return due if limit is None else due[:limit]

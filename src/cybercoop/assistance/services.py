@@ -1212,23 +1212,28 @@ REMIND_BEFORE = dt.timedelta(hours=24)
 
 
 def process_due_clocks(*, limit: int = 100) -> int:
-    """Remind the responsible users before and at each deadline; rows are locked, so several workers may run.
-    A clock that fails keeps its error and is retried on the next pass; the others go on."""
+    """Remind the responsible users before and at each deadline, for at most `limit` clocks; several workers may run.
+    Each reminder is a transaction of its own, so an act on the node waits for one reminder at most, never for a
+    batch (a week's backlog is hundreds). A clock that fails keeps its error and is retried on the next pass; the
+    others go on."""
     now = clock.now()
     handled = 0
-    if not selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit).exists():
-        return 0
-    with transaction.atomic():
-        # The audit chain's head first, then the clocks, skipping those an act holds: an act on a case appends to the
-        # chain before it updates the case's clocks, so a worker holding clocks while it waited for the chain's head
-        # would deadlock with it (PostgreSQL aborts one of the two: if the act, the user's act fails).
-        audit.lock_log()
-        due = list(
-            selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit)
-            .select_for_update(no_key=True, skip_locked=True, of=("self",))
-            .select_related("case", "acting_body")
-        )
-        for item in due:
+    due = list(selectors.due_clocks(now=now, remind_before=REMIND_BEFORE, limit=limit).values_list("pk", flat=True))
+    for pk in due:
+        with transaction.atomic():
+            # The audit chain's head first, then the clock, skipping it if an act holds it: an act on a case appends
+            # to the chain before it updates the case's clocks, so a worker holding a clock while it waited for the
+            # chain's head would deadlock with it (PostgreSQL aborts one of the two: if the act, the user's act fails).
+            audit.lock_log()
+            item = (
+                selectors.due_clocks(now=now, remind_before=REMIND_BEFORE)
+                .filter(pk=pk)
+                .select_for_update(no_key=True, skip_locked=True, of=("self",))
+                .select_related("case", "acting_body")
+                .first()
+            )
+            if item is None:  # reminded by another worker, closed by an act, or held by one: the next pass sees it
+                continue
             try:
                 with transaction.atomic():
                     _remind(item, now)
