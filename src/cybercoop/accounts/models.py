@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cybercoop.accounts import rules, totp_secrets
-from cybercoop.core.permissions import object_rule
+from cybercoop.core.permissions import check_object_rule, object_rule
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class User(AbstractBaseUser):
         if not self.is_active or not rules.role_has_permission(self.role, perm):
             return False
         check = object_rule(perm) if obj is not None else None
-        return check is None or bool(check(self, obj))
+        return check is None or check_object_rule(check, self, obj)
 
     def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
         return all(self.has_perm(perm, obj) for perm in perm_list)

@@ -39,7 +39,7 @@ from cybercoop.core import clock
 from cybercoop.core.errors import InvalidInput, RuleViolation
 from cybercoop.core.forms import add_service_errors
 from cybercoop.core.paging import CappedPaginator, PeekPaginator
-from cybercoop.core.permissions import Permission, require
+from cybercoop.core.permissions import Permission, decided_once, require
 from cybercoop.documents import services as documents
 from cybercoop.exchange import at_rest, downloads
 from cybercoop.exchange import selectors as exchange
@@ -799,6 +799,23 @@ def _case_page(
     failed: tuple[Action, forms.ActionForm] | None = None,
     violation: RuleViolation | None = None,
     assignment_form: forms.AssignForm | None = None,
+) -> HttpResponse:
+    """The case page, drawn after whatever the request did: it only reads, so need to know is asked once for all the
+    actions it weighs (`decided_once`), not once per action."""
+    with decided_once():
+        return _draw_case_page(
+            request, case, status=status, failed=failed, violation=violation, assignment_form=assignment_form
+        )
+
+
+def _draw_case_page(
+    request: HttpRequest,
+    case: Case,
+    *,
+    status: int,
+    failed: tuple[Action, forms.ActionForm] | None,
+    violation: RuleViolation | None,
+    assignment_form: forms.AssignForm | None,
 ) -> HttpResponse:
     user = request.user
     now = clock.now()

@@ -8,7 +8,9 @@ applied by `accounts.backends.RoleBackend` through Django's `user.has_perm()`. O
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +63,33 @@ def register_object_rule(permission: Permission) -> Callable[[ObjectRule], Objec
 def object_rule(permission: str) -> ObjectRule | None:
     """The object-level rule registered for `permission`, if any."""
     return _object_rules.get(permission)
+
+
+# What the object rules decided inside `decided_once`, by (rule, user, object); None outside it.
+_decided: ContextVar[dict[tuple[Any, ...], bool] | None] = ContextVar("object_rules_decided", default=None)
+
+
+@contextmanager
+def decided_once() -> Iterator[None]:
+    """Inside it, each object rule is asked once per user and object, its answer kept to the end of the block: for
+    drawing a page, which asks the same rule for each action it may offer. Only around reads: a write inside could
+    change the answer (an assignment) while the kept one is still given."""
+    token = _decided.set({})
+    try:
+        yield
+    finally:
+        _decided.reset(token)
+
+
+def check_object_rule(rule: ObjectRule, user: Any, obj: Any) -> bool:
+    """`rule(user, obj)`, or its answer kept inside `decided_once`."""
+    decided = _decided.get()
+    if decided is None:
+        return bool(rule(user, obj))
+    key = (rule, user.pk, type(obj), getattr(obj, "pk", None) or id(obj))
+    if key not in decided:
+        decided[key] = bool(rule(user, obj))
+    return decided[key]
 
 
 def require(user: Any, permission: Permission, obj: Any = None) -> None:
