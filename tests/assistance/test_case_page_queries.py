@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cybercoop.accounts import services as accounts
 from cybercoop.assistance import selectors, services
 from cybercoop.assistance.models import CaseAssignment
 from cybercoop.core.permissions import Permission, decided_once
@@ -51,3 +52,18 @@ def test_what_need_to_know_decided_is_kept_only_inside_the_block(
         assert ru_head.has_perm(Permission.WORK_ON_CASE, case)  # each user decided for themselves
     assert not ru_officer.has_perm(Permission.WORK_ON_CASE, case)  # outside: asked again
     assert selectors.access_to(viewer=ru_officer, case=case) == Access.NONE
+
+
+@pytest.mark.rule("P10.1")
+@pytest.mark.django_db
+def test_the_apis_case_asks_need_to_know_once_for_the_acts_it_lists(
+    client, protocol, kz_officer, kz_head, ru_officer, ru_body
+):
+    case = sent(kz_officer, kz_head, ru_body, protocol)
+    services.register_receipt(actor=ru_officer, case=case)
+    _token, raw = accounts.issue_api_token(user=ru_officer, name="tests", scope="act")
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(f"/api/v1/cases/{case.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}").json()
+
+    assert {"results", "postpone", "information-request"} <= set(answer["allowed_actions"])
+    assert _need_to_know_queries(queries) == 2

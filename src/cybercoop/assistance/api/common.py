@@ -25,7 +25,7 @@ from cybercoop.assistance.rules import CaseState, Kind, Side
 from cybercoop.core import clock
 from cybercoop.core.api import InputSchema
 from cybercoop.core.errors import DomainError, InvalidInput
-from cybercoop.core.permissions import Permission, require
+from cybercoop.core.permissions import Permission, decided_once, require
 from cybercoop.documents import services as documents
 from cybercoop.exchange.models import Attachment, Message
 from cybercoop.registry import selectors as registry
@@ -415,7 +415,8 @@ def allowed_actions(case: Case, user: Any, derived: rules.Derived | None = None)
     kinds = rules.allowed_kinds(state=case.state, side=side, derived=derived or services.derive(case))
     if Kind.CONSENT_REQUEST in kinds and not services.received_files(case=case, body_id=user.body_id):
         kinds.remove(Kind.CONSENT_REQUEST)  # P10.2: consent is asked for a file the other body provided
-    return [ACTION_OF_KIND[k] for k in kinds if user.has_perm(rules.TRANSITIONS[k].permission, case)]
+    with decided_once():  # need to know asked once for all the acts weighed, not once per act
+        return [ACTION_OF_KIND[k] for k in kinds if user.has_perm(rules.TRANSITIONS[k].permission, case)]
 
 
 def consent_out(consent: rules.Consent) -> ConsentOut:
