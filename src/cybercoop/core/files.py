@@ -50,6 +50,12 @@ def sync_folder(folder: Path) -> None:
 KEY_BYTES = 32  # a 256-bit key
 
 
+def write_key(path: Path, key: bytes, *, replace: bool) -> bool:
+    """Keep `key` in `path` as `key_from_file` reads it (base64, mode 0600), atomically; `replace` as for
+    `write_atomically` (False: only if no key is there yet)."""
+    return write_atomically(path, base64.urlsafe_b64encode(key).decode("ascii") + "\n", mode=0o600, replace=replace)
+
+
 def key_from_file(path: Path, *, create: bool, name: str) -> bytes:
     """A node's 256-bit key kept base64 in `path` (0600); created, atomically, when missing if `create`. Reading
     never creates one: a new key opens nothing sealed under the old one. `name` says which key in errors."""
@@ -57,9 +63,7 @@ def key_from_file(path: Path, *, create: bool, name: str) -> bytes:
 
     if create and not path.exists():
         # Not `replace`: when two processes create it at once, the first one wins and both use it.
-        write_atomically(
-            path, base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii") + "\n", mode=0o600, replace=False
-        )
+        write_key(path, os.urandom(KEY_BYTES), replace=False)
     try:
         key = base64.urlsafe_b64decode(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:

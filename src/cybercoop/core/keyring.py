@@ -13,7 +13,6 @@ in the audit log. `Rotation` runs the steps, `cybercoop keys NAME rotate|rewrap|
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import logging
 import os
@@ -24,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import QuerySet
 
-from cybercoop.core.files import KEY_BYTES, key_from_file, sync_folder, write_atomically
+from cybercoop.core.files import KEY_BYTES, key_from_file, sync_folder, write_key
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +99,9 @@ class NodeKey:
                     raise
                 old = None
             if old is not None:  # kept first: a crash between the two writes loses nothing
-                write_atomically(self.previous_folder() / f"{self.identify(old)}.key", _text(old), mode=0o600)
-            new = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-            write_atomically(self.path(), _text(new), mode=0o600)
+                write_key(self.previous_folder() / f"{self.identify(old)}.key", old, replace=True)
+            new = os.urandom(KEY_BYTES)  # as `key_from_file` makes a key
+            write_key(self.path(), new, replace=True)
         old_id = self.identify(old) if old is not None else None
         logger.warning("%s rotated: %s -> %s", self.name, old_id, self.identify(new))
         return old_id, self.identify(new)
@@ -144,10 +142,6 @@ class NodeKey:
             yield
         finally:
             os.close(lock)  # releases the lock
-
-
-def _text(key: bytes) -> str:
-    return base64.urlsafe_b64encode(key).decode("ascii") + "\n"
 
 
 REWRAP_BATCH = 200  # rows re-sealed per transaction: short locks, and the progress kept if it stops

@@ -60,10 +60,16 @@ def key_id(key: bytes) -> str:
 KEY = NodeKey(name="secrets key", path=key_file, identify=key_id, holds="second-factor secrets")
 
 
+def _parts(value: str) -> tuple[str, str] | None:
+    """A sealed value's key id and sealed text; None for a value that is not sealed."""
+    parts = str(value).split(_SEPARATOR)
+    return (parts[1], parts[2]) if len(parts) == 3 and parts[0] == FORMAT else None
+
+
 def key_id_of(value: str) -> str:
     """The id of the key `value` is sealed under; "" for a value that is not sealed."""
-    parts = str(value).split(_SEPARATOR)
-    return parts[1] if len(parts) == 3 and parts[0] == FORMAT else ""
+    parts = _parts(value)
+    return parts[0] if parts is not None else ""
 
 
 def sealed_length(secret_bytes: int) -> int:
@@ -97,20 +103,19 @@ def _seal(secret: bytes, *, context: bytes, key: bytes) -> str:
 
 def unseal(value: str, *, context: bytes) -> bytes:
     """The secret sealed in `value` for `context`; SecretUnreadable if it does not open with this node's key."""
-    parts = str(value).split(_SEPARATOR)
-    if len(parts) != 3 or parts[0] != FORMAT:
+    parts = _parts(value)
+    if parts is None:
         raise SecretUnreadable("the value is not sealed")
-    _format, identifier, text = parts
-    return _unseal(identifier, text, context=context, keys=KEY.keyring())
+    return _unseal(*parts, context=context, keys=KEY.keyring())
 
 
 def reseal(value: str, *, context: bytes, keys: dict[str, bytes], to: str) -> str:
     """`value` sealed again under the key `to` of `keys` (a `KEY.keyring()`), from the one it is under now, which must
     be in `keys` too; SecretUnreadable if it is not, or if the value does not open."""
-    parts = str(value).split(_SEPARATOR)
-    if len(parts) != 3 or parts[0] != FORMAT:
+    parts = _parts(value)
+    if parts is None:
         raise SecretUnreadable("the value is not sealed")
-    secret = _unseal(parts[1], parts[2], context=context, keys=keys)
+    secret = _unseal(*parts, context=context, keys=keys)
     return _seal(secret, context=context, key=keys[to])
 
 

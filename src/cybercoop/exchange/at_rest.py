@@ -128,10 +128,14 @@ def _wrap(data_key: bytes, node_key: bytes, identifier: str, sha256: str) -> byt
     return nonce + AESGCM(node_key).encrypt(nonce, data_key, _wrapping_context(identifier, sha256))
 
 
-def _unwrap(attachment: Attachment, node_key: bytes) -> bytes:
+def _unwrap(attachment: Attachment, keys: dict[str, bytes]) -> bytes:
+    """The attachment's data key, opened with the key of `keys` its row names; AttachmentUnreadable otherwise."""
+    if attachment.key_id not in keys:
+        held = ", ".join(keys) or "none"
+        raise _wrong_key(attachment, f"stored under key {attachment.key_id}; this node holds: {held}")
     wrapped = bytes(attachment.wrapped_key)
     try:
-        return AESGCM(node_key).decrypt(
+        return AESGCM(keys[attachment.key_id]).decrypt(
             wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrapping_context(attachment.key_id, attachment.sha256)
         )
     except (InvalidTag, ValueError):
@@ -142,10 +146,7 @@ def rewrapped(attachment: Attachment, *, keys: dict[str, bytes], to: str) -> tup
     """`attachment`'s data key wrapped again under the key `to` of `keys` (a `keyring()`), from the key it is under
     now, which must be in `keys` too: its new `wrapped_key` and `key_id`. The file is not touched. Raises
     AttachmentUnreadable when its key is not in `keys` or its wrapped key does not open."""
-    if attachment.key_id not in keys:
-        raise _wrong_key(attachment, f"stored under key {attachment.key_id}, which this node does not hold")
-    data_key = _unwrap(attachment, keys[attachment.key_id])
-    return _wrap(data_key, keys[to], to, attachment.sha256), to
+    return _wrap(_unwrap(attachment, keys), keys[to], to, attachment.sha256), to
 
 
 def store_file(attachment: Attachment, data: bytes) -> None:
@@ -178,11 +179,7 @@ def open(attachment: Attachment) -> bytes:  # read as `at_rest.open(attachment)`
 
 
 def _decrypt(attachment: Attachment, raw: bytes) -> bytes:
-    keys = keyring()
-    if attachment.key_id not in keys:
-        held = ", ".join(keys) or "none"
-        raise _wrong_key(attachment, f"stored under key {attachment.key_id}; this node holds: {held}")
-    data_key = _unwrap(attachment, keys[attachment.key_id])
+    data_key = _unwrap(attachment, keyring())
     head = len(FILE_PREFIX) + NONCE_BYTES
     if raw[: len(FILE_PREFIX)] != FILE_PREFIX or len(raw) < head:
         raise _damaged(attachment, "its file is not an encrypted attachment")
