@@ -140,12 +140,7 @@ def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpRespon
     """A deadlock or lock timeout (`core.contention`): nothing was changed, and the same call may be made again."""
     if not contention.is_contention(exc):
         return on_unexpected(request, exc)
-    logger.warning(
-        "%s %s: the database gave up on the transaction, answered 503: %s", request.method, request.path, exc
-    )
-    response = _error(request, 503, str(contention.MESSAGE))
-    response["Retry-After"] = str(contention.RETRY_AFTER_SECONDS)
-    return response
+    return contention.busy(request, exc, _error(request, 503, str(contention.MESSAGE)))
 
 
 @api.exception_handler(Exception)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,8 +10,6 @@ from django.template import loader
 
 from cybercoop.core import contention
 from cybercoop.core.context import new_request_id, request_context
-
-logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -59,11 +56,6 @@ class ContentionMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not contention.is_contention(exception):
             return None
-        logger.warning(
-            "%s %s: the database gave up on the transaction, answered 503: %s", request.method, request.path, exception
-        )
         # Rendered without the request, as the 500 page is: its context processors would query the database again.
         html = loader.render_to_string("core/error.html", {"title": contention.TITLE, "message": contention.MESSAGE})
-        response = HttpResponse(html, status=503)
-        response["Retry-After"] = str(contention.RETRY_AFTER_SECONDS)
-        return response
+        return contention.busy(request, exception, HttpResponse(html, status=503))
