@@ -1,6 +1,7 @@
 """The demo cases replayed through the services (cybercoop.demo.cases): on one node every case to its end; a node
 with only some of the users stops at the other users' acts and says which; a second pass repeats nothing."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ def _states() -> dict[str, str]:
     return {keys[case.subject]: case.state for case in Case.objects.all()}
 
 
+def _registry_and_users(of_body: Callable[[str], bool]) -> None:
+    """The demo's registry, and those of its users whose body code `of_body` accepts; no case played yet."""
+    seed(password="demo password for tests 1", users=False)
+    for username, body, role, full_name, position in data.USERS:
+        if of_body(body):
+            account_services.create_user(
+                actor=None,
+                username=username,
+                full_name=full_name,
+                position=position,
+                body=registry.get_body(code=body),
+                role=role,
+                password="demo password for tests 1",
+                receives_incoming=username in data.RECEIVES_INCOMING,
+            )
+
+
 @pytest.mark.django_db
 def test_one_node_plays_every_demo_case_to_its_end_and_a_second_pass_repeats_nothing():
     seed(password="demo password for tests 1")
@@ -49,19 +67,7 @@ def test_one_node_plays_every_demo_case_to_its_end_and_a_second_pass_repeats_not
 
 @pytest.mark.django_db
 def test_a_node_with_only_the_kazakh_users_stops_at_each_russian_act_and_names_it():
-    seed(password="demo password for tests 1", users=False)
-    for username, body, role, full_name, position in data.USERS:
-        if body.startswith("KZ-"):
-            account_services.create_user(
-                actor=None,
-                username=username,
-                full_name=full_name,
-                position=position,
-                body=registry.get_body(code=body),
-                role=role,
-                password="demo password for tests 1",
-                receives_incoming=username in data.RECEIVES_INCOMING,
-            )
+    _registry_and_users(lambda body: body.startswith("KZ-"))
     waiting = cases.advance_cases()
     # The Kazakh requests went as far as the Kazakh users take them; the Russian ones have not arrived (and are taken
     # up in the demo's order: the first that has not arrived is named, the later ones not yet looked for).
@@ -91,18 +97,7 @@ def test_an_act_the_database_gives_up_on_is_tried_again_on_the_next_pass(monkeyp
     """A deadlock or lock timeout (core.contention) changes nothing: the play says so and tries the act again, as a
     user answered 503 would, instead of failing the demo. (The failure is injected here; the database's own refusal
     is tested in tests/assistance/test_contention.py.)"""
-    seed(password="demo password for tests 1", users=False)
-    for username, body, role, full_name, position in data.USERS:
-        account_services.create_user(
-            actor=None,
-            username=username,
-            full_name=full_name,
-            position=position,
-            body=registry.get_body(code=body),
-            role=role,
-            password="demo password for tests 1",
-            receives_incoming=username in data.RECEIVES_INCOMING,
-        )
+    _registry_and_users(lambda body: True)
     register, kind = cases.ACTIONS["receipt"]
     refused = []
 
